@@ -1,0 +1,298 @@
+//! The myst kernel: the Linux system-call ABI, implemented in safe Rust over the TCALL
+//! interface. It never knows which target runs it.
+//!
+//! Flow: the target's entry gate catches an application `syscall` and calls
+//! [`Upcall::syscall`] on the [`Kernel`]; the kernel looks the number up in the one
+//! syscall table ([`syscall::table`]), runs the handler, and writes the result into the
+//! saved registers. Handlers are thin; subsystems (`vfs`, `mm`, `process`) own the logic.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod error;
+pub mod fdtable;
+pub mod loader;
+pub mod locks;
+pub mod mm;
+pub mod process;
+pub mod strace;
+pub mod sync;
+pub mod syscall;
+pub mod uaccess;
+pub mod vfs;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::convert::Infallible;
+use myst_abi::consts::*;
+use myst_abi::structs::Timespec;
+use myst_tcall::{Fault, Resume, Tcall, Upcall, UserRegs};
+use process::{Process, Thread};
+use sync::{Mutex, Once};
+use vfs::{InodeRef, Vfs};
+
+pub use error::{Error, KResult};
+
+static TCALL: Once<&'static dyn Tcall> = Once::new();
+
+/// The target interface (set once at boot).
+pub fn tcall() -> &'static dyn Tcall {
+    *TCALL.get().expect("myst kernel used before boot")
+}
+
+/// The target interface, if booted.
+pub fn tcall_opt() -> Option<&'static dyn Tcall> {
+    TCALL.get().copied()
+}
+
+/// Wall-clock time.
+pub fn now() -> Timespec {
+    tcall_opt().and_then(|t| t.clock_gettime(CLOCK_REALTIME).ok()).unwrap_or_default()
+}
+
+/// Random bytes from the target (checked: the buffer is filled or an error returned).
+pub fn random(buf: &mut [u8]) -> KResult<()> {
+    Ok(tcall().random(buf)?)
+}
+
+/// Where the root file system comes from.
+#[derive(Debug)]
+pub enum RootFs {
+    /// A host directory, mounted confined (hostfs).
+    HostDir(String),
+    /// A CPIO (newc) archive's bytes, unpacked into ramfs.
+    Cpio(Vec<u8>),
+}
+
+/// `--strace` settings.
+#[derive(Clone, Debug, Default)]
+pub struct StraceConfig {
+    /// Trace at all.
+    pub enabled: bool,
+    /// Only calls that fail.
+    pub failing_only: bool,
+    /// Only these syscall numbers (empty = all).
+    pub filter: Vec<usize>,
+}
+
+/// Everything the kernel needs to start the first program.
+#[derive(Debug)]
+pub struct BootArgs {
+    /// Root file system.
+    pub rootfs: RootFs,
+    /// Program path inside the root file system.
+    pub program: String,
+    /// Arguments including argv[0].
+    pub argv: Vec<String>,
+    /// Environment ("K=V").
+    pub envp: Vec<String>,
+    /// Initial working directory.
+    pub cwd: String,
+    /// Host name reported by uname.
+    pub hostname: Option<String>,
+    /// Main-thread stack size in bytes.
+    pub main_stack_size: u64,
+    /// Cap on the CPUs reported by sched_getaffinity (0 = no cap).
+    pub max_affinity_cpus: u32,
+    /// Syscall tracing.
+    pub strace: StraceConfig,
+}
+
+/// A boot failure, with a message for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootError(pub String);
+
+impl core::fmt::Display for BootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The kernel instance.
+pub struct Kernel {
+    /// Mounted file systems.
+    pub vfs: Vfs,
+    /// Live processes by pid.
+    pub procs: Mutex<BTreeMap<u32, Arc<Process>>>,
+    /// Live threads by tid.
+    pub threads: Mutex<BTreeMap<u32, Arc<Thread>>>,
+    /// Tracing settings.
+    pub strace: StraceConfig,
+    /// Syscalls already reported as unsupported (bit per number).
+    pub reported: Mutex<[u64; 8]>,
+    /// Host name.
+    pub hostname: Mutex<String>,
+    /// Affinity cap.
+    pub max_affinity_cpus: u32,
+    /// Byte-range locks (fcntl F_SETLK).
+    pub locks: locks::LockTable,
+    /// Boot time (monotonic), for sysinfo uptime.
+    pub boot_mono: Timespec,
+}
+
+impl Kernel {
+    /// Looks up a thread.
+    pub fn thread(&self, tid: u32) -> Option<Arc<Thread>> {
+        self.threads.lock().get(&tid).cloned()
+    }
+
+    /// Prints a line on the host's stderr.
+    pub fn log(&self, msg: &str) {
+        let t = tcall();
+        let mut line = Vec::with_capacity(msg.len() + 7);
+        line.extend_from_slice(b"myst: ");
+        line.extend_from_slice(msg.as_bytes());
+        line.push(b'\n');
+        let _ = t.console_write(2, &line);
+    }
+
+    /// Ends the application: `status` is the exit code myst reports.
+    pub fn exit_all(&self, status: i32) -> ! {
+        tcall().exit_process(status)
+    }
+}
+
+impl Upcall for Kernel {
+    fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume {
+        let Some(thread) = self.thread(tid) else {
+            self.log("syscall from an unknown thread");
+            self.exit_all(127);
+        };
+        syscall::dispatch(kernel(), &thread, regs);
+        Resume::User
+    }
+
+    fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume {
+        let exe = self.thread(tid).map(|t| t.process.exe.clone()).unwrap_or_default();
+        self.log(&format!(
+            "{} killed by {} at address {:#x} (rip {:#x})",
+            exe,
+            signal_name(fault.signo),
+            fault.addr,
+            regs.rip
+        ));
+        self.exit_all(128 + fault.signo as i32)
+    }
+}
+
+static KERNEL: Once<Kernel> = Once::new();
+
+/// The booted kernel.
+pub fn kernel() -> &'static Kernel {
+    KERNEL.get().expect("kernel not booted")
+}
+
+fn mount_root(root: &RootFs) -> Result<(InodeRef, &'static str, String), BootError> {
+    match root {
+        RootFs::HostDir(p) => {
+            let r = vfs::hostfs::HostFs::mount(p).map_err(|e| BootError(format!("cannot mount rootfs directory {p}: {}", e.errno)))?;
+            Ok((r, "hostfs", p.clone()))
+        }
+        RootFs::Cpio(bytes) => {
+            let r = vfs::ramfs::RamFs::new_root(0o755, RAMFS_MAGIC);
+            unpack_cpio(&r, bytes)?;
+            Ok((r, "ramfs", "rootfs".into()))
+        }
+    }
+}
+
+/// Unpacks a CPIO archive into a ramfs directory.
+pub fn unpack_cpio(root: &Arc<vfs::ramfs::RamNode>, bytes: &[u8]) -> Result<(), BootError> {
+    let entries = myst_cpio::parse(bytes).map_err(|e| BootError(format!("corrupt CPIO rootfs: {e}")))?;
+    let mut by_ino: BTreeMap<u64, Arc<vfs::ramfs::RamNode>> = BTreeMap::new();
+    for e in entries.iter() {
+        let name = core::str::from_utf8(myst_cpio::normalize_name(e.name))
+            .map_err(|_| BootError(format!("CPIO rootfs: entry name is not UTF-8 at offset {}", e.offset)))?;
+        if name.is_empty() || name == "." {
+            continue;
+        }
+        let (dir, base) = match name.rfind('/') {
+            Some(i) => (&name[..i], &name[i + 1..]),
+            None => ("", name),
+        };
+        let mut cur = root.clone();
+        for comp in dir.split('/').filter(|c| !c.is_empty()) {
+            cur = match cur.lookup_node(comp.as_bytes()) {
+                Ok(n) => n,
+                Err(_) => cur
+                    .add_child(comp.as_bytes(), S_IFDIR | 0o755, 0, 0, 0, b"", 0)
+                    .map_err(|_| BootError(format!("corrupt CPIO rootfs: cannot create directory for {name}")))?,
+            };
+        }
+        if base == "." || base == ".." {
+            continue;
+        }
+        let is_reg = e.mode & S_IFMT == S_IFREG;
+        if is_reg && e.nlink > 1 {
+            if let Some(existing) = by_ino.get(&(e.ino as u64)) {
+                // newc stores the data once, on the last link of the group.
+                if !e.data.is_empty() {
+                    use vfs::Inode;
+                    let _ = existing.truncate(0);
+                    let _ = existing.write_at(0, e.data);
+                }
+                cur.add_link(base.as_bytes(), existing)
+                    .map_err(|err| BootError(format!("corrupt CPIO rootfs: cannot link {name}: {}", err.errno)))?;
+                continue;
+            }
+        }
+        let rdev = ((e.rdevmajor as u64) << 8) | e.rdevminor as u64;
+        let node = cur
+            .add_child(base.as_bytes(), e.mode, e.uid, e.gid, e.mtime as i64, e.data, rdev)
+            .map_err(|err| BootError(format!("corrupt CPIO rootfs: cannot add {name}: {}", err.errno)))?;
+        if is_reg && e.nlink > 1 {
+            by_ino.insert(e.ino as u64, node);
+        }
+    }
+    Ok(())
+}
+
+/// Boots the kernel and starts the first program. Returns only on failure.
+pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootError> {
+    TCALL.call_once(|| t);
+    let (root, fstype, source) = mount_root(&args.rootfs)?;
+    let vfs = Vfs::new(root);
+    let k = KERNEL.call_once(|| Kernel {
+        vfs,
+        procs: Mutex::new(BTreeMap::new()),
+        threads: Mutex::new(BTreeMap::new()),
+        strace: args.strace.clone(),
+        reported: Mutex::new([0; 8]),
+        hostname: Mutex::new(args.hostname.clone().unwrap_or_else(|| {
+            let mut b = [0u8; 64];
+            let n = t.hostname(&mut b).unwrap_or(0).min(64);
+            String::from_utf8_lossy(&b[..n]).into_owned()
+        })),
+        max_affinity_cpus: args.max_affinity_cpus,
+        locks: locks::LockTable::default(),
+        boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
+    });
+    let _ = (fstype, source);
+    // Standard directories.
+    let root = k.vfs.root();
+    if root.lookup(b"tmp").is_err() {
+        root.mkdir(b"tmp", 0o1777, 0, 0).map_err(|e| BootError(format!("cannot create /tmp in the rootfs: {}", e.errno)))?;
+    }
+    for d in [&b"dev"[..], b"proc"] {
+        if root.lookup(d).is_err() {
+            let _ = root.mkdir(d, 0o755, 0, 0);
+        }
+    }
+    let dev = vfs::devfs::build().map_err(|e| BootError(format!("cannot build /dev: {}", e.errno)))?;
+    if k.vfs.mount("/dev", dev, "devtmpfs", "devfs").is_err() {
+        // A read-only rootfs without /dev: programs simply see no devices.
+        k.log("warning: the rootfs has no /dev directory and it could not be created; /dev is unavailable");
+    }
+
+    let info = t.info();
+    let proc = Process::new_init(&info, &args)?;
+    let thread = Thread::new(proc.pid, proc.clone());
+    k.procs.lock().insert(proc.pid, proc.clone());
+    k.threads.lock().insert(thread.tid, thread.clone());
+    let regs = loader::exec_first(k, &proc, &args).map_err(|e| BootError(e.0))?;
+    t.enter_user(thread.tid, &regs, k)
+}

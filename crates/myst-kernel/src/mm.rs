@@ -1,0 +1,283 @@
+//! Memory manager: one bounded region per process, carved into mappings (VMAs).
+//!
+//! The kernel decides every placement; the target is asked only to commit, protect, zero,
+//! move or release pages inside the region. Exceeding the region is `ENOMEM`.
+
+use crate::error::KResult;
+use crate::kerr;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use myst_abi::consts::*;
+use myst_tcall::Tcall;
+
+/// Page size.
+pub const PAGE: u64 = 4096;
+
+/// Rounds up to a page; `None` on overflow.
+pub fn page_up(v: u64) -> Option<u64> {
+    v.checked_add(PAGE - 1).map(|x| x & !(PAGE - 1))
+}
+
+/// Rounds down to a page.
+pub const fn page_down(v: u64) -> u64 {
+    v & !(PAGE - 1)
+}
+
+/// One mapping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vma {
+    /// End address (exclusive).
+    pub end: u64,
+    /// `PROT_*`.
+    pub prot: u32,
+    /// `MAP_*` flags as given.
+    pub flags: u32,
+    /// What it maps, for `/proc/self/maps` and diagnostics.
+    pub name: String,
+}
+
+/// The address space of one process.
+#[derive(Debug)]
+pub struct Mm {
+    /// First usable address.
+    pub start: u64,
+    /// End of the region (exclusive).
+    pub end: u64,
+    /// Mappings keyed by start address; never overlapping.
+    pub vmas: BTreeMap<u64, Vma>,
+    /// Start of the program break area.
+    pub brk_start: u64,
+    /// Current program break.
+    pub brk: u64,
+    /// Committed bytes (for sysinfo and diagnostics).
+    pub committed: u64,
+}
+
+impl Mm {
+    /// An empty address space over `[start, end)`.
+    pub fn new(start: u64, end: u64) -> Self {
+        Self { start, end, vmas: BTreeMap::new(), brk_start: 0, brk: 0, committed: 0 }
+    }
+
+    /// Whether `[a, a+len)` overlaps no mapping.
+    pub fn is_free(&self, a: u64, len: u64) -> bool {
+        let Some(e) = a.checked_add(len) else { return false };
+        if a < self.start || e > self.end {
+            return false;
+        }
+        if let Some((_, v)) = self.vmas.range(..e).next_back() {
+            if v.end > a {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Finds the highest free gap of `len` bytes below `below` (top-down, as Linux does).
+    pub fn find_free(&self, len: u64, below: u64) -> Option<u64> {
+        let mut top = below.min(self.end);
+        for (&s, v) in self.vmas.range(..top).rev() {
+            if v.end <= top && top - v.end >= len {
+                return Some(top - len);
+            }
+            top = top.min(s);
+        }
+        if top >= self.start && top - self.start >= len {
+            return Some(top - len);
+        }
+        None
+    }
+
+    /// Finds the lowest free gap of `len` bytes at or above `from`.
+    pub fn find_free_above(&self, len: u64, from: u64) -> Option<u64> {
+        let mut cur = from.max(self.start);
+        for (&s, v) in self.vmas.range(..) {
+            if v.end <= cur {
+                continue;
+            }
+            if s >= cur && s - cur >= len {
+                return Some(cur);
+            }
+            cur = cur.max(v.end);
+        }
+        if self.end >= cur && self.end - cur >= len {
+            Some(cur)
+        } else {
+            None
+        }
+    }
+
+    /// Splits mappings so that `a` is a boundary.
+    fn split_at(&mut self, a: u64) {
+        let hit = self.vmas.range(..a).next_back().map(|(&s, v)| (s, v.clone()));
+        if let Some((s, v)) = hit {
+            if v.end > a {
+                let mut upper = v.clone();
+                self.vmas.get_mut(&s).expect("present").end = a;
+                upper.end = v.end;
+                self.vmas.insert(a, upper);
+            }
+        }
+    }
+
+    /// Removes `[a, a+len)` from the map (the pages are released by the caller).
+    pub fn remove_range(&mut self, a: u64, len: u64) -> alloc::vec::Vec<(u64, u64)> {
+        let e = a.saturating_add(len);
+        self.split_at(a);
+        self.split_at(e);
+        let keys: alloc::vec::Vec<u64> = self.vmas.range(a..e).map(|(&k, _)| k).collect();
+        let mut out = alloc::vec::Vec::new();
+        for k in keys {
+            if let Some(v) = self.vmas.remove(&k) {
+                self.committed = self.committed.saturating_sub(v.end - k);
+                out.push((k, v.end));
+            }
+        }
+        out
+    }
+
+    /// Records a mapping (caller guarantees the range is free).
+    pub fn insert(&mut self, a: u64, len: u64, prot: u32, flags: u32, name: String) {
+        self.committed += len;
+        self.vmas.insert(a, Vma { end: a + len, prot, flags, name });
+    }
+
+    /// Whether every byte of `[a, a+len)` is mapped with at least `need` protection.
+    pub fn check_access(&self, a: u64, len: u64, need: u32) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let Some(e) = a.checked_add(len) else { return false };
+        let mut cur = a;
+        while cur < e {
+            match self.vmas.range(..=cur).next_back() {
+                Some((_, v)) if v.end > cur && v.prot & need == need => cur = v.end,
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether `[a, a+len)` is fully covered by mappings.
+    pub fn is_mapped(&self, a: u64, len: u64) -> bool {
+        self.check_access(a, len, 0)
+    }
+
+    /// Changes protection of a fully mapped range.
+    pub fn protect(&mut self, t: &dyn Tcall, a: u64, len: u64, prot: u32) -> KResult<()> {
+        if !self.is_mapped(a, len) {
+            kerr!(ENOMEM, "mprotect of unmapped memory");
+        }
+        t.mem_protect(a, len, prot)?;
+        let e = a + len;
+        self.split_at(a);
+        self.split_at(e);
+        for (_, v) in self.vmas.range_mut(a..e) {
+            v.prot = prot;
+        }
+        Ok(())
+    }
+
+    /// Unmaps a range, releasing its pages.
+    pub fn unmap(&mut self, t: &dyn Tcall, a: u64, len: u64) -> KResult<()> {
+        for (s, e) in self.remove_range(a, len) {
+            t.mem_release(s, e - s)?;
+        }
+        Ok(())
+    }
+
+    /// Maps fresh zeroed memory at `a` (must be free) and records it.
+    pub fn map_fresh(&mut self, t: &dyn Tcall, a: u64, len: u64, prot: u32, flags: u32, name: String) -> KResult<()> {
+        t.mem_commit(a, len, prot)?;
+        self.insert(a, len, prot, flags, name);
+        Ok(())
+    }
+
+    /// Chooses an address for a new mapping: the hint if free, else top-down.
+    pub fn choose(&self, hint: u64, len: u64) -> KResult<u64> {
+        if hint != 0 && hint % PAGE == 0 && self.is_free(hint, len) {
+            return Ok(hint);
+        }
+        match self.find_free(len, self.end) {
+            Some(a) => Ok(a),
+            None => kerr!(ENOMEM, "application memory region exhausted (raise --memory-size)"),
+        }
+    }
+
+    /// `brk(2)`: returns the new (or unchanged) break.
+    pub fn set_brk(&mut self, t: &dyn Tcall, want: u64) -> u64 {
+        if want < self.brk_start || self.brk_start == 0 {
+            return self.brk;
+        }
+        let old_top = page_up(self.brk).unwrap_or(self.brk);
+        let Some(new_top) = page_up(want) else { return self.brk };
+        if new_top > old_top {
+            if !self.is_free(old_top, new_top - old_top) {
+                return self.brk;
+            }
+            if t.mem_commit(old_top, new_top - old_top, PROT_READ | PROT_WRITE).is_err() {
+                return self.brk;
+            }
+            // Extend the heap VMA if it ends right there.
+            let prev = self.vmas.range(..old_top).next_back().map(|(&s, v)| (s, v.end, v.name.clone()));
+            match prev {
+                Some((s, e, n)) if e == old_top && n == "[heap]" => {
+                    self.vmas.get_mut(&s).expect("present").end = new_top;
+                    self.committed += new_top - old_top;
+                }
+                _ => self.insert(old_top, new_top - old_top, PROT_READ | PROT_WRITE, MAP_PRIVATE, "[heap]".into()),
+            }
+        } else if new_top < old_top {
+            let _ = self.unmap(t, new_top, old_top - new_top);
+        }
+        self.brk = want;
+        want
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mm() -> Mm {
+        Mm::new(0x10000, 0x10000 + 64 * PAGE)
+    }
+
+    #[test]
+    fn top_down_placement_uses_the_highest_gap() {
+        let mut m = mm();
+        let a = m.find_free(4 * PAGE, m.end).unwrap();
+        assert_eq!(a, m.end - 4 * PAGE);
+        m.insert(a, 4 * PAGE, 3, 0, "x".into());
+        assert_eq!(m.find_free(PAGE, m.end).unwrap(), a - PAGE);
+    }
+
+    #[test]
+    fn exhausting_the_region_finds_nothing() {
+        let m = mm();
+        assert!(m.find_free(65 * PAGE, m.end).is_none());
+    }
+
+    #[test]
+    fn removing_the_middle_of_a_mapping_splits_it() {
+        let mut m = mm();
+        m.insert(0x10000, 8 * PAGE, 3, 0, "x".into());
+        let gone = m.remove_range(0x10000 + 2 * PAGE, 2 * PAGE);
+        assert_eq!(gone, alloc::vec![(0x12000, 0x14000)]);
+        assert!(m.is_mapped(0x10000, 2 * PAGE));
+        assert!(!m.is_mapped(0x12000, PAGE));
+        assert!(m.is_mapped(0x14000, 4 * PAGE));
+        assert!(m.is_free(0x12000, 2 * PAGE));
+    }
+
+    #[test]
+    fn access_checks_respect_protection_and_holes() {
+        let mut m = mm();
+        m.insert(0x10000, PAGE, PROT_READ, 0, "r".into());
+        m.insert(0x11000, PAGE, PROT_READ | PROT_WRITE, 0, "rw".into());
+        assert!(m.check_access(0x10ff0, 0x20, PROT_READ));
+        assert!(!m.check_access(0x10ff0, 0x20, PROT_WRITE));
+        assert!(!m.check_access(0x11ff0, 0x20, PROT_READ));
+        assert!(!m.check_access(u64::MAX - 2, 8, PROT_READ));
+    }
+}

@@ -1,0 +1,136 @@
+//! Processes and threads.
+
+use crate::fdtable::{FdEntry, FdTable};
+use crate::mm::Mm;
+use crate::sync::Mutex;
+use crate::vfs::{console::Console, OpenFile};
+use crate::{BootArgs, BootError};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use myst_abi::consts::*;
+use myst_abi::structs::Rlimit;
+use myst_tcall::TargetInfo;
+
+/// pid of the first process (Mystikos numbers processes from 101 as well).
+pub const FIRST_PID: u32 = 101;
+
+/// A signal disposition as `rt_sigaction` stores it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    /// Handler address, SIG_DFL (0) or SIG_IGN (1).
+    pub handler: u64,
+    /// `SA_*` flags.
+    pub flags: u64,
+    /// Restorer.
+    pub restorer: u64,
+    /// Mask during the handler.
+    pub mask: u64,
+}
+
+/// Credentials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Creds {
+    /// Real, effective user id.
+    pub uid: u32,
+    /// Real, effective group id.
+    pub gid: u32,
+}
+
+/// A process.
+pub struct Process {
+    /// Process id.
+    pub pid: u32,
+    /// Parent pid.
+    pub ppid: u32,
+    /// Program path (inside myst), for messages and /proc/self/exe.
+    pub exe: String,
+    /// Address space.
+    pub mm: Mutex<Mm>,
+    /// Descriptors.
+    pub fds: Mutex<FdTable>,
+    /// Working directory (absolute, canonical).
+    pub cwd: Mutex<String>,
+    /// File-creation mask.
+    pub umask: Mutex<u32>,
+    /// Resource limits.
+    pub rlimits: Mutex<[Rlimit; 16]>,
+    /// Signal dispositions, index = signal number.
+    pub sigactions: Mutex<[SigAction; 65]>,
+    /// Credentials.
+    pub creds: Creds,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// A thread.
+pub struct Thread {
+    /// Thread id.
+    pub tid: u32,
+    /// Owning process.
+    pub process: Arc<Process>,
+    /// `set_tid_address` pointer.
+    pub clear_child_tid: Mutex<u64>,
+    /// `set_robust_list` head and length.
+    pub robust_list: Mutex<(u64, u64)>,
+    /// Blocked signals.
+    pub sigmask: Mutex<u64>,
+    /// `sigaltstack` (sp, flags, size).
+    pub altstack: Mutex<(u64, u32, u64)>,
+}
+
+fn default_rlimits(nofile: u64, stack: u64) -> [Rlimit; 16] {
+    let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
+    let mut r = [inf; 16];
+    r[RLIMIT_STACK as usize] = Rlimit { cur: stack, max: RLIM_INFINITY };
+    r[RLIMIT_CORE as usize] = Rlimit { cur: 0, max: RLIM_INFINITY };
+    r[RLIMIT_NOFILE as usize] = Rlimit { cur: nofile, max: nofile };
+    r[RLIMIT_NPROC as usize] = Rlimit { cur: 4096, max: 4096 };
+    r[RLIMIT_MEMLOCK as usize] = Rlimit { cur: 8 << 20, max: 8 << 20 };
+    r[13] = Rlimit { cur: 0, max: 0 }; // RLIMIT_NICE
+    r[14] = Rlimit { cur: 0, max: 0 }; // RLIMIT_RTPRIO
+    r[11] = Rlimit { cur: 4096, max: 4096 }; // RLIMIT_SIGPENDING
+    r[12] = Rlimit { cur: 819200, max: 819200 }; // RLIMIT_MSGQUEUE
+    r
+}
+
+impl Process {
+    /// The first process, with the host's standard streams on fds 0–2.
+    pub fn new_init(info: &TargetInfo, args: &BootArgs) -> Result<Arc<Process>, BootError> {
+        let mut fds = FdTable::new(1024);
+        for fd in 0..3u32 {
+            let flags = if fd == 0 { O_RDONLY } else { O_WRONLY };
+            let f = OpenFile::new(Arc::new(Console { fd }), alloc::format!("/dev/fd/{fd}"), flags);
+            fds.alloc(FdEntry { file: f, cloexec: false }, fd as usize).map_err(|_| BootError("fd table".into()))?;
+        }
+        let start = info.region_start;
+        let end = info.region_start.saturating_add(info.region_len);
+        Ok(Arc::new(Process {
+            pid: FIRST_PID,
+            ppid: FIRST_PID - 1,
+            exe: args.program.clone(),
+            mm: Mutex::new(Mm::new(start, end)),
+            fds: Mutex::new(fds),
+            cwd: Mutex::new(String::from("/")),
+            umask: Mutex::new(0o022),
+            rlimits: Mutex::new(default_rlimits(1024, args.main_stack_size)),
+            sigactions: Mutex::new([SigAction::default(); 65]),
+            creds: Creds { uid: info.uid, gid: info.gid },
+            groups: alloc::vec![info.gid],
+        }))
+    }
+}
+
+impl Thread {
+    /// A thread of `process`.
+    pub fn new(tid: u32, process: Arc<Process>) -> Arc<Thread> {
+        Arc::new(Thread {
+            tid,
+            process,
+            clear_child_tid: Mutex::new(0),
+            robust_list: Mutex::new((0, 0)),
+            sigmask: Mutex::new(0),
+            altstack: Mutex::new((0, 2, 0)),
+        })
+    }
+}

@@ -1,0 +1,374 @@
+//! read/write family, lseek, close, dup, fcntl, ioctl.
+
+use super::Ctx;
+use crate::error::KResult;
+use crate::fdtable::FdEntry;
+use crate::kerr;
+use crate::uaccess::MAX_COPY;
+use crate::vfs::{IoctlAnswer, OpenFile};
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+use myst_abi::consts::*;
+use myst_abi::structs::Flock;
+
+const IOV_MAX: u64 = 1024;
+
+fn check_out(c: &Ctx<'_>, buf: u64, len: usize) -> KResult<()> {
+    if len > 0 && !c.proc.mm.lock().check_access(buf, len as u64, PROT_WRITE) {
+        kerr!(EFAULT);
+    }
+    Ok(())
+}
+
+pub fn read(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let len = (a[2] as usize).min(MAX_COPY);
+    check_out(c, a[1], len)?;
+    let mut buf = vec![0u8; len];
+    let n = f.read(&mut buf)?;
+    c.user().write(a[1], &buf[..n])?;
+    Ok(n as u64)
+}
+
+pub fn write(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let len = (a[2] as usize).min(MAX_COPY);
+    let buf = c.user().read_vec(a[1], len)?;
+    Ok(f.write(&buf)? as u64)
+}
+
+pub fn pread64(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    if (a[3] as i64) < 0 {
+        kerr!(EINVAL);
+    }
+    let len = (a[2] as usize).min(MAX_COPY);
+    check_out(c, a[1], len)?;
+    let mut buf = vec![0u8; len];
+    let n = f.pread(&mut buf, a[3])?;
+    c.user().write(a[1], &buf[..n])?;
+    Ok(n as u64)
+}
+
+pub fn pwrite64(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    if (a[3] as i64) < 0 {
+        kerr!(EINVAL);
+    }
+    let len = (a[2] as usize).min(MAX_COPY);
+    let buf = c.user().read_vec(a[1], len)?;
+    Ok(f.pwrite(&buf, a[3])? as u64)
+}
+
+fn iovecs(c: &Ctx<'_>, ptr: u64, cnt: u64) -> KResult<Vec<(u64, usize)>> {
+    if cnt > IOV_MAX {
+        kerr!(EINVAL);
+    }
+    let raw = c.user().read_vec(ptr, cnt as usize * 16)?;
+    let mut v = Vec::with_capacity(cnt as usize);
+    let mut total: u64 = 0;
+    for i in 0..cnt as usize {
+        let base = u64::from_le_bytes(raw[i * 16..i * 16 + 8].try_into().expect("8 bytes"));
+        let len = u64::from_le_bytes(raw[i * 16 + 8..i * 16 + 16].try_into().expect("8 bytes"));
+        if (len as i64) < 0 {
+            kerr!(EINVAL);
+        }
+        total = total.saturating_add(len);
+        if total > isize::MAX as u64 {
+            kerr!(EINVAL);
+        }
+        v.push((base, len as usize));
+    }
+    Ok(v)
+}
+
+fn do_readv(c: &Ctx<'_>, f: &Arc<OpenFile>, iov: &[(u64, usize)], off: Option<u64>) -> KResult<u64> {
+    let total: usize = iov.iter().map(|x| x.1).sum::<usize>().min(MAX_COPY);
+    for &(b, l) in iov {
+        check_out(c, b, l)?;
+    }
+    let mut buf = vec![0u8; total];
+    let n = match off {
+        Some(o) => f.pread(&mut buf, o)?,
+        None => f.read(&mut buf)?,
+    };
+    let mut done = 0;
+    for &(b, l) in iov {
+        if done >= n {
+            break;
+        }
+        let k = l.min(n - done);
+        c.user().write(b, &buf[done..done + k])?;
+        done += k;
+    }
+    Ok(n as u64)
+}
+
+fn do_writev(c: &Ctx<'_>, f: &Arc<OpenFile>, iov: &[(u64, usize)], off: Option<u64>) -> KResult<u64> {
+    let mut buf = Vec::new();
+    for &(b, l) in iov {
+        if buf.len() + l > MAX_COPY {
+            break;
+        }
+        buf.extend_from_slice(&c.user().read_vec(b, l)?);
+    }
+    Ok(match off {
+        Some(o) => f.pwrite(&buf, o)?,
+        None => f.write(&buf)?,
+    } as u64)
+}
+
+pub fn readv(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let iov = iovecs(c, a[1], a[2])?;
+    do_readv(c, &f, &iov, None)
+}
+
+pub fn writev(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let iov = iovecs(c, a[1], a[2])?;
+    do_writev(c, &f, &iov, None)
+}
+
+pub fn preadv(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let iov = iovecs(c, a[1], a[2])?;
+    do_readv(c, &f, &iov, Some(a[3]))
+}
+
+pub fn pwritev(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let iov = iovecs(c, a[1], a[2])?;
+    do_writev(c, &f, &iov, Some(a[3]))
+}
+
+pub fn lseek(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    f.seek(a[1] as i64, a[2] as u32)
+}
+
+fn file_key(f: &OpenFile) -> Option<(u64, u64)> {
+    f.inode.stat().ok().map(|s| (s.dev, s.ino))
+}
+
+pub fn close(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let e = c.proc.fds.lock().close(a[0] as i32)?;
+    if let Some(k) = file_key(&e.file) {
+        c.k.locks.release(k, c.proc.pid);
+    }
+    Ok(0)
+}
+
+pub fn dup(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let mut t = c.proc.fds.lock();
+    let f = t.get(a[0] as i32)?.file.clone();
+    Ok(t.alloc(FdEntry { file: f, cloexec: false }, 0)? as u64)
+}
+
+fn dup_to(c: &Ctx<'_>, old: u64, new: u64, cloexec: bool) -> KResult<u64> {
+    let mut t = c.proc.fds.lock();
+    let f = t.get(old as i32)?.file.clone();
+    if (new as i32) < 0 {
+        kerr!(EBADF);
+    }
+    let prev = t.set(new as i32, FdEntry { file: f, cloexec })?;
+    drop(t);
+    if let Some(p) = prev {
+        if let Some(k) = file_key(&p.file) {
+            c.k.locks.release(k, c.proc.pid);
+        }
+    }
+    Ok(new)
+}
+
+pub fn dup2(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] == a[1] {
+        c.file(a[0])?;
+        return Ok(a[1]);
+    }
+    dup_to(c, a[0], a[1], false)
+}
+
+pub fn dup3(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] == a[1] {
+        kerr!(EINVAL);
+    }
+    if a[2] as u32 & !O_CLOEXEC != 0 {
+        kerr!(EINVAL);
+    }
+    dup_to(c, a[0], a[1], a[2] as u32 & O_CLOEXEC != 0)
+}
+
+pub fn fcntl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let fd = a[0] as i32;
+    let cmd = a[1] as u32;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let mut t = c.proc.fds.lock();
+            let f = t.get(fd)?.file.clone();
+            if a[2] as usize >= t.limit {
+                kerr!(EINVAL);
+            }
+            Ok(t.alloc(FdEntry { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, a[2] as usize)? as u64)
+        }
+        F_GETFD => Ok(c.proc.fds.lock().get(fd)?.cloexec as u64),
+        F_SETFD => {
+            c.proc.fds.lock().get_mut(fd)?.cloexec = a[2] as u32 & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => {
+            let f = c.file(a[0])?;
+            let v = *f.flags.lock();
+            Ok((v & !O_CLOEXEC) as u64)
+        }
+        F_SETFL => {
+            let f = c.file(a[0])?;
+            let settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+            let mut fl = f.flags.lock();
+            *fl = (*fl & !settable) | (a[2] as u32 & settable);
+            Ok(0)
+        }
+        F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => lock_cmd(c, a),
+        F_GETOWN => Ok(0),
+        F_SETOWN => Ok(0),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => kerr!(EBADF),
+        _ => kerr!(EINVAL, "unsupported fcntl command"),
+    }
+}
+
+fn lock_cmd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let cmd = a[1] as u32;
+    let raw = c.user().read_arr::<32>(a[2])?;
+    let mut fl = Flock::from_bytes(&raw);
+    let st = f.inode.stat()?;
+    let key = (st.dev, st.ino);
+    let base: i64 = match fl.l_whence as u32 {
+        SEEK_SET => 0,
+        SEEK_CUR => *f.pos.lock() as i64,
+        SEEK_END => st.size,
+        _ => kerr!(EINVAL),
+    };
+    let Some(start) = base.checked_add(fl.l_start) else { kerr!(EOVERFLOW) };
+    let (start, end) = if fl.l_len > 0 {
+        (start, start.checked_add(fl.l_len).ok_or(crate::Error::from(myst_abi::Errno::EOVERFLOW))?)
+    } else if fl.l_len < 0 {
+        (start + fl.l_len, start)
+    } else {
+        (start, i64::MAX)
+    };
+    if start < 0 {
+        kerr!(EINVAL);
+    }
+    let (start, end) = (start as u64, if end == i64::MAX { u64::MAX } else { end as u64 });
+    // OFD locks are owned by the open file description; approximate its owner id by the pid
+    // space above all pids.
+    let owner = if matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW) {
+        0x8000_0000 | (Arc::as_ptr(&f) as *const u8 as usize as u32 & 0x7fff_ffff)
+    } else {
+        c.proc.pid
+    };
+    match cmd {
+        F_GETLK | F_OFD_GETLK => {
+            if !matches!(fl.l_type, F_RDLCK | F_WRLCK) {
+                kerr!(EINVAL);
+            }
+            match c.k.locks.conflict(key, owner, fl.l_type, start, end) {
+                Some(l) => {
+                    fl.l_type = l.kind;
+                    fl.l_whence = SEEK_SET as i16;
+                    fl.l_start = l.start as i64;
+                    fl.l_len = if l.end == u64::MAX { 0 } else { (l.end - l.start) as i64 };
+                    fl.l_pid = if l.pid & 0x8000_0000 != 0 { -1 } else { l.pid as i32 };
+                }
+                None => fl.l_type = F_UNLCK,
+            }
+            c.user().write(a[2], &fl.to_bytes())?;
+            Ok(0)
+        }
+        _ => {
+            if !matches!(fl.l_type, F_RDLCK | F_WRLCK | F_UNLCK) {
+                kerr!(EINVAL);
+            }
+            let flags = *f.flags.lock() & O_ACCMODE;
+            if (fl.l_type == F_RDLCK && flags == O_WRONLY) || (fl.l_type == F_WRLCK && flags == O_RDONLY) {
+                kerr!(EBADF);
+            }
+            if fl.l_type != F_UNLCK && c.k.locks.conflict(key, owner, fl.l_type, start, end).is_some() {
+                if matches!(cmd, F_SETLKW | F_OFD_SETLKW) {
+                    kerr!(EDEADLK, "blocking lock wait across processes is not supported yet");
+                }
+                kerr!(EAGAIN);
+            }
+            c.k.locks.set(key, owner, fl.l_type, start, end);
+            Ok(0)
+        }
+    }
+}
+
+pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = c.file(a[0])?;
+    let req = a[1] as u32;
+    match req {
+        FIOCLEX | FIONCLEX => {
+            c.proc.fds.lock().get_mut(a[0] as i32)?.cloexec = req == FIOCLEX;
+            Ok(0)
+        }
+        FIONBIO => {
+            let on = u32::from_le_bytes(c.user().read_arr::<4>(a[2])?) != 0;
+            let mut fl = f.flags.lock();
+            if on {
+                *fl |= O_NONBLOCK;
+            } else {
+                *fl &= !O_NONBLOCK;
+            }
+            Ok(0)
+        }
+        FIONREAD => {
+            if f.inode.stat()?.mode & S_IFMT == S_IFDIR {
+                kerr!(EINVAL);
+            }
+            let n = if f.inode.is_stream() {
+                f.inode.pending()?
+            } else {
+                let st = f.inode.stat()?;
+                (st.size.max(0) as u64).saturating_sub(*f.pos.lock()) as usize
+            };
+            c.user().write_u32(a[2], n.min(i32::MAX as usize) as u32)?;
+            Ok(0)
+        }
+        TCGETS | TCSETS | TCSETSW | TCSETSF | TIOCGWINSZ | TIOCSWINSZ | TIOCGPGRP | TIOCSPGRP => {
+            let Some(ans) = f.inode.ioctl(req) else { kerr!(ENOTTY) };
+            let IoctlAnswer::Tty { rows, cols } = ans?;
+            match req {
+                TCGETS => {
+                    // A cooked terminal: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD, ISIG|ICANON|ECHO...
+                    let mut t = [0u8; 36];
+                    t[0..4].copy_from_slice(&0x0500u32.to_le_bytes());
+                    t[4..8].copy_from_slice(&0x0005u32.to_le_bytes());
+                    t[8..12].copy_from_slice(&0x00bfu32.to_le_bytes());
+                    t[12..16].copy_from_slice(&0x8a3bu32.to_le_bytes());
+                    let cc = [3u8, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
+                    t[17..36].copy_from_slice(&cc);
+                    c.user().write(a[2], &t)?;
+                }
+                TIOCGWINSZ => {
+                    let mut w = [0u8; 8];
+                    w[0..2].copy_from_slice(&rows.to_le_bytes());
+                    w[2..4].copy_from_slice(&cols.to_le_bytes());
+                    c.user().write(a[2], &w)?;
+                }
+                TIOCGPGRP => c.user().write_u32(a[2], c.proc.pid)?,
+                _ => {}
+            }
+            Ok(0)
+        }
+        _ => {
+            if f.inode.ioctl(req).is_some() {
+                kerr!(EINVAL, "unsupported terminal ioctl");
+            }
+            kerr!(ENOTTY)
+        }
+    }
+}

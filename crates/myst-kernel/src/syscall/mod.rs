@@ -1,0 +1,374 @@
+//! The syscall table and dispatcher.
+//!
+//! One table, one row per x86-64 syscall number, implemented or not: name, argument kinds
+//! (for `--strace`), support level, note and handler. The same table drives dispatch,
+//! `--strace`, `myst syscalls` and `docs/syscalls.md`.
+
+mod fs;
+mod io;
+mod mem;
+mod misc;
+mod proc;
+mod time;
+
+use crate::error::{Error, KResult};
+use crate::process::{Process, Thread};
+use crate::uaccess::User;
+use crate::vfs::OpenFile;
+use crate::{kerr, Kernel};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use myst_abi::consts::*;
+use myst_abi::nr::*;
+use myst_abi::Errno;
+use myst_tcall::UserRegs;
+
+/// What the kernel knows of one syscall's arguments, for decoding in `--strace`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum A {
+    /// Signed integer.
+    Int,
+    /// Unsigned integer shown in hex.
+    Hex,
+    /// File descriptor.
+    Fd,
+    /// Directory fd (shows AT_FDCWD).
+    DirFd,
+    /// NUL-terminated path in application memory.
+    Path,
+    /// Input buffer whose length is argument N.
+    Buf(u8),
+    /// Output buffer (shown as an address).
+    Out,
+    /// Pointer.
+    Ptr,
+    /// `open` flags.
+    OFlags,
+    /// Octal mode.
+    Mode,
+    /// `PROT_*`.
+    Prot,
+    /// `MAP_*`.
+    MFlags,
+    /// Signal number.
+    Sig,
+}
+
+/// How a result is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum R {
+    /// Decimal.
+    Int,
+    /// Hexadecimal (addresses).
+    Hex,
+    /// Never returns.
+    NoReturn,
+}
+
+/// Support level of a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// Implemented with Linux semantics.
+    Full,
+    /// Implemented; the note says what is missing.
+    Partial,
+    /// Not implemented: returns ENOSYS.
+    None,
+}
+
+impl Support {
+    /// Lower-case label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Support::Full => "full",
+            Support::Partial => "partial",
+            Support::None => "none",
+        }
+    }
+}
+
+/// A syscall handler: decoded arguments in, result or errno out.
+pub type Handler = fn(&mut Ctx<'_>, [u64; 6]) -> KResult<u64>;
+
+/// One row of the table.
+#[derive(Clone, Copy)]
+pub struct Row {
+    /// Syscall number.
+    pub nr: usize,
+    /// Name.
+    pub name: &'static str,
+    /// Argument kinds.
+    pub args: &'static [A],
+    /// Result kind.
+    pub ret: R,
+    /// Support level.
+    pub support: Support,
+    /// What is missing or special.
+    pub note: &'static str,
+    /// Handler, if implemented.
+    pub handler: Option<Handler>,
+}
+
+/// The context a handler runs in: the calling thread, its process, its registers.
+pub struct Ctx<'a> {
+    /// The kernel.
+    pub k: &'static Kernel,
+    /// Calling thread.
+    pub thread: &'a Arc<Thread>,
+    /// Its process.
+    pub proc: &'a Arc<Process>,
+    /// Saved registers (handlers that replace the context write here).
+    pub regs: &'a mut UserRegs,
+}
+
+impl Ctx<'_> {
+    /// Application memory of the calling process.
+    pub fn user(&self) -> User<'_> {
+        User { mm: &self.proc.mm }
+    }
+
+    /// The open file behind `fd`.
+    pub fn file(&self, fd: u64) -> KResult<Arc<OpenFile>> {
+        Ok(self.proc.fds.lock().get(fd as i32)?.file.clone())
+    }
+
+    /// Reads a path argument.
+    pub fn path_arg(&self, ptr: u64) -> KResult<Vec<u8>> {
+        if ptr == 0 {
+            kerr!(EFAULT);
+        }
+        self.user().read_cstr(ptr, crate::vfs::PATH_MAX - 1)
+    }
+
+    /// Makes `path` absolute relative to `dirfd` (AT_FDCWD = the cwd).
+    pub fn abs_path(&self, dirfd: u64, path: &[u8]) -> KResult<Vec<u8>> {
+        if path.first() == Some(&b'/') {
+            return Ok(path.to_vec());
+        }
+        if dirfd as i32 == AT_FDCWD {
+            let cwd = self.proc.cwd.lock().clone();
+            return Ok(crate::vfs::join(&cwd, path));
+        }
+        let f = self.file(dirfd)?;
+        if path.is_empty() {
+            return Ok(f.path.as_bytes().to_vec());
+        }
+        if f.inode.stat()?.mode & S_IFMT != S_IFDIR {
+            kerr!(ENOTDIR);
+        }
+        Ok(crate::vfs::join(&f.path, path))
+    }
+}
+
+macro_rules! row {
+    ($nr:expr, $name:literal, $h:expr, [$($a:ident $(($n:literal))?),*], $r:ident, $s:ident, $note:literal) => {
+        Row {
+            nr: $nr,
+            name: $name,
+            args: &[$(A::$a $(($n))?),*],
+            ret: R::$r,
+            support: Support::$s,
+            note: $note,
+            handler: Some($h),
+        }
+    };
+}
+
+/// Implemented rows. Every other number is "none" (ENOSYS).
+static ROWS: &[Row] = &[
+    // files
+    row!(SYS_READ, "read", io::read, [Fd, Out, Int], Int, Full, ""),
+    row!(SYS_WRITE, "write", io::write, [Fd, Buf(2), Int], Int, Full, ""),
+    row!(SYS_OPEN, "open", fs::open, [Path, OFlags, Mode], Int, Partial, "no permission checks (the application runs as the owner of every file)"),
+    row!(SYS_OPENAT, "openat", fs::openat, [DirFd, Path, OFlags, Mode], Int, Partial, "no permission checks (the application runs as the owner of every file)"),
+    row!(SYS_CREAT, "creat", fs::creat, [Path, Mode], Int, Full, ""),
+    row!(SYS_CLOSE, "close", io::close, [Fd], Int, Full, ""),
+    row!(SYS_STAT, "stat", fs::stat, [Path, Out], Int, Full, ""),
+    row!(SYS_FSTAT, "fstat", fs::fstat, [Fd, Out], Int, Full, ""),
+    row!(SYS_LSTAT, "lstat", fs::lstat, [Path, Out], Int, Full, ""),
+    row!(SYS_NEWFSTATAT, "newfstatat", fs::newfstatat, [DirFd, Path, Out, Hex], Int, Full, ""),
+    row!(SYS_STATX, "statx", fs::statx, [DirFd, Path, Hex, Hex, Out], Int, Partial, "basic stats only; no birth time"),
+    row!(SYS_LSEEK, "lseek", io::lseek, [Fd, Int, Int], Int, Full, ""),
+    row!(SYS_PREAD64, "pread64", io::pread64, [Fd, Out, Int, Int], Int, Full, ""),
+    row!(SYS_PWRITE64, "pwrite64", io::pwrite64, [Fd, Buf(2), Int, Int], Int, Full, ""),
+    row!(SYS_READV, "readv", io::readv, [Fd, Ptr, Int], Int, Full, ""),
+    row!(SYS_WRITEV, "writev", io::writev, [Fd, Ptr, Int], Int, Full, ""),
+    row!(SYS_PREADV, "preadv", io::preadv, [Fd, Ptr, Int, Int], Int, Full, ""),
+    row!(SYS_PWRITEV, "pwritev", io::pwritev, [Fd, Ptr, Int, Int], Int, Full, ""),
+    row!(SYS_GETDENTS64, "getdents64", fs::getdents64, [Fd, Out, Int], Int, Full, ""),
+    row!(SYS_ACCESS, "access", fs::access, [Path, Int], Int, Partial, "existence and execute-bit checks only (root semantics)"),
+    row!(SYS_FACCESSAT, "faccessat", fs::faccessat, [DirFd, Path, Int], Int, Partial, "existence and execute-bit checks only (root semantics)"),
+    row!(SYS_FACCESSAT2, "faccessat2", fs::faccessat2, [DirFd, Path, Int, Hex], Int, Partial, "existence and execute-bit checks only (root semantics)"),
+    row!(SYS_READLINK, "readlink", fs::readlink, [Path, Out, Int], Int, Full, ""),
+    row!(SYS_READLINKAT, "readlinkat", fs::readlinkat, [DirFd, Path, Out, Int], Int, Full, ""),
+    row!(SYS_MKDIR, "mkdir", fs::mkdir, [Path, Mode], Int, Full, ""),
+    row!(SYS_MKDIRAT, "mkdirat", fs::mkdirat, [DirFd, Path, Mode], Int, Full, ""),
+    row!(SYS_RMDIR, "rmdir", fs::rmdir, [Path], Int, Full, ""),
+    row!(SYS_UNLINK, "unlink", fs::unlink, [Path], Int, Full, ""),
+    row!(SYS_UNLINKAT, "unlinkat", fs::unlinkat, [DirFd, Path, Hex], Int, Full, ""),
+    row!(SYS_RENAME, "rename", fs::rename, [Path, Path], Int, Full, ""),
+    row!(SYS_RENAMEAT, "renameat", fs::renameat, [DirFd, Path, DirFd, Path], Int, Full, ""),
+    row!(SYS_RENAMEAT2, "renameat2", fs::renameat2, [DirFd, Path, DirFd, Path, Hex], Int, Partial, "RENAME_WHITEOUT unsupported"),
+    row!(SYS_SYMLINK, "symlink", fs::symlink, [Path, Path], Int, Full, ""),
+    row!(SYS_SYMLINKAT, "symlinkat", fs::symlinkat, [Path, DirFd, Path], Int, Full, ""),
+    row!(SYS_LINK, "link", fs::link, [Path, Path], Int, Full, ""),
+    row!(SYS_LINKAT, "linkat", fs::linkat, [DirFd, Path, DirFd, Path, Hex], Int, Full, ""),
+    row!(SYS_CHMOD, "chmod", fs::chmod, [Path, Mode], Int, Full, ""),
+    row!(SYS_FCHMOD, "fchmod", fs::fchmod, [Fd, Mode], Int, Full, ""),
+    row!(SYS_FCHMODAT, "fchmodat", fs::fchmodat, [DirFd, Path, Mode], Int, Full, ""),
+    row!(SYS_FCHMODAT2, "fchmodat2", fs::fchmodat2, [DirFd, Path, Mode, Hex], Int, Full, ""),
+    row!(SYS_CHOWN, "chown", fs::chown, [Path, Int, Int], Int, Full, ""),
+    row!(SYS_FCHOWN, "fchown", fs::fchown, [Fd, Int, Int], Int, Full, ""),
+    row!(SYS_LCHOWN, "lchown", fs::lchown, [Path, Int, Int], Int, Full, ""),
+    row!(SYS_FCHOWNAT, "fchownat", fs::fchownat, [DirFd, Path, Int, Int, Hex], Int, Full, ""),
+    row!(SYS_UTIMENSAT, "utimensat", fs::utimensat, [DirFd, Path, Ptr, Hex], Int, Full, ""),
+    row!(SYS_UTIMES, "utimes", fs::utimes, [Path, Ptr], Int, Full, ""),
+    row!(SYS_UTIME, "utime", fs::utime, [Path, Ptr], Int, Full, ""),
+    row!(SYS_TRUNCATE, "truncate", fs::truncate, [Path, Int], Int, Full, ""),
+    row!(SYS_FTRUNCATE, "ftruncate", fs::ftruncate, [Fd, Int], Int, Full, ""),
+    row!(SYS_FSYNC, "fsync", fs::fsync, [Fd], Int, Full, ""),
+    row!(SYS_FDATASYNC, "fdatasync", fs::fsync, [Fd], Int, Full, ""),
+    row!(SYS_SYNC, "sync", fs::sync, [], Int, Full, ""),
+    row!(SYS_SYNCFS, "syncfs", fs::fsync, [Fd], Int, Full, ""),
+    row!(SYS_FCNTL, "fcntl", io::fcntl, [Fd, Int, Hex], Int, Partial, "F_SETLKW never blocks across processes yet (single process: no conflicts); no leases, no F_SETOWN signals"),
+    row!(SYS_DUP, "dup", io::dup, [Fd], Int, Full, ""),
+    row!(SYS_DUP2, "dup2", io::dup2, [Fd, Fd], Int, Full, ""),
+    row!(SYS_DUP3, "dup3", io::dup3, [Fd, Fd, OFlags], Int, Full, ""),
+    row!(SYS_IOCTL, "ioctl", io::ioctl, [Fd, Hex, Hex], Int, Partial, "TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
+    row!(SYS_GETCWD, "getcwd", fs::getcwd, [Out, Int], Int, Full, ""),
+    row!(SYS_CHDIR, "chdir", fs::chdir, [Path], Int, Full, ""),
+    row!(SYS_FCHDIR, "fchdir", fs::fchdir, [Fd], Int, Full, ""),
+    row!(SYS_UMASK, "umask", fs::umask, [Mode], Int, Full, ""),
+    row!(SYS_STATFS, "statfs", fs::statfs, [Path, Out], Int, Full, ""),
+    row!(SYS_FSTATFS, "fstatfs", fs::fstatfs, [Fd, Out], Int, Full, ""),
+    row!(SYS_MKNOD, "mknod", fs::mknod, [Path, Mode, Hex], Int, Partial, "regular files and fifos; device nodes only on ramfs"),
+    row!(SYS_MKNODAT, "mknodat", fs::mknodat, [DirFd, Path, Mode, Hex], Int, Partial, "regular files and fifos; device nodes only on ramfs"),
+    // memory
+    row!(SYS_MMAP, "mmap", mem::mmap, [Hex, Int, Prot, MFlags, Fd, Hex], Hex, Partial, "file mappings are private copies; MAP_SHARED of a file does not write back"),
+    row!(SYS_MUNMAP, "munmap", mem::munmap, [Hex, Int], Int, Full, ""),
+    row!(SYS_MPROTECT, "mprotect", mem::mprotect, [Hex, Int, Prot], Int, Full, ""),
+    row!(SYS_MREMAP, "mremap", mem::mremap, [Hex, Int, Int, Hex, Hex], Hex, Full, ""),
+    row!(SYS_MADVISE, "madvise", mem::madvise, [Hex, Int, Int], Int, Partial, "MADV_DONTNEED/MADV_FREE zero anonymous memory; other advice is accepted and ignored"),
+    row!(SYS_BRK, "brk", mem::brk, [Hex], Hex, Full, ""),
+    row!(SYS_MSYNC, "msync", mem::msync, [Hex, Int, Hex], Int, Partial, "no-op: file mappings are private copies"),
+    row!(SYS_MLOCK, "mlock", mem::mlock, [Hex, Int], Int, Partial, "accepted, no effect"),
+    row!(SYS_MUNLOCK, "munlock", mem::mlock, [Hex, Int], Int, Partial, "accepted, no effect"),
+    // processes and identity
+    row!(SYS_GETPID, "getpid", proc::getpid, [], Int, Full, ""),
+    row!(SYS_GETPPID, "getppid", proc::getppid, [], Int, Full, ""),
+    row!(SYS_GETTID, "gettid", proc::gettid, [], Int, Full, ""),
+    row!(SYS_GETUID, "getuid", proc::getuid, [], Int, Full, ""),
+    row!(SYS_GETEUID, "geteuid", proc::getuid, [], Int, Full, ""),
+    row!(SYS_GETGID, "getgid", proc::getgid, [], Int, Full, ""),
+    row!(SYS_GETEGID, "getegid", proc::getgid, [], Int, Full, ""),
+    row!(SYS_GETGROUPS, "getgroups", proc::getgroups, [Int, Out], Int, Full, ""),
+    row!(SYS_GETRESUID, "getresuid", proc::getresuid, [Out, Out, Out], Int, Full, ""),
+    row!(SYS_GETRESGID, "getresgid", proc::getresgid, [Out, Out, Out], Int, Full, ""),
+    row!(SYS_GETPGRP, "getpgrp", proc::getpid, [], Int, Full, ""),
+    row!(SYS_GETPGID, "getpgid", proc::getpgid, [Int], Int, Full, ""),
+    row!(SYS_GETSID, "getsid", proc::getpgid, [Int], Int, Full, ""),
+    row!(SYS_UNAME, "uname", proc::uname, [Out], Int, Full, ""),
+    row!(SYS_SETHOSTNAME, "sethostname", proc::sethostname, [Buf(1), Int], Int, Full, ""),
+    row!(SYS_SYSINFO, "sysinfo", proc::sysinfo, [Out], Int, Full, ""),
+    row!(SYS_PRLIMIT64, "prlimit64", proc::prlimit64, [Int, Int, Ptr, Out], Int, Full, ""),
+    row!(SYS_GETRLIMIT, "getrlimit", proc::getrlimit, [Int, Out], Int, Full, ""),
+    row!(SYS_SETRLIMIT, "setrlimit", proc::setrlimit, [Int, Ptr], Int, Full, ""),
+    row!(SYS_GETRUSAGE, "getrusage", proc::getrusage, [Int, Out], Int, Partial, "times only"),
+    row!(SYS_TIMES, "times", proc::times, [Out], Int, Full, ""),
+    row!(SYS_ARCH_PRCTL, "arch_prctl", proc::arch_prctl, [Hex, Hex], Int, Partial, "ARCH_SET_FS, ARCH_GET_FS; gs is reserved for the runtime"),
+    row!(SYS_SET_TID_ADDRESS, "set_tid_address", proc::set_tid_address, [Ptr], Int, Full, ""),
+    row!(SYS_SET_ROBUST_LIST, "set_robust_list", proc::set_robust_list, [Ptr, Int], Int, Full, ""),
+    row!(SYS_GET_ROBUST_LIST, "get_robust_list", proc::get_robust_list, [Int, Out, Out], Int, Full, ""),
+    row!(SYS_SCHED_GETAFFINITY, "sched_getaffinity", proc::sched_getaffinity, [Int, Int, Out], Int, Full, ""),
+    row!(SYS_SCHED_YIELD, "sched_yield", proc::sched_yield, [], Int, Full, ""),
+    row!(SYS_GETCPU, "getcpu", proc::getcpu, [Out, Out, Ptr], Int, Full, ""),
+    row!(SYS_PRCTL, "prctl", proc::prctl, [Int, Hex, Hex, Hex, Hex], Int, Partial, "PR_SET_NAME, PR_GET_NAME, PR_SET_DUMPABLE, PR_GET_DUMPABLE"),
+    row!(SYS_EXIT, "exit", proc::exit, [Int], NoReturn, Partial, "single-threaded: ends the process"),
+    row!(SYS_EXIT_GROUP, "exit_group", proc::exit_group, [Int], NoReturn, Full, ""),
+    row!(SYS_GETRANDOM, "getrandom", proc::getrandom, [Out, Int, Hex], Int, Full, ""),
+    row!(SYS_RT_SIGACTION, "rt_sigaction", proc::rt_sigaction, [Sig, Ptr, Out, Int], Int, Partial, "dispositions are recorded; delivery to handlers comes with the signals work"),
+    row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", proc::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),
+    row!(SYS_SIGALTSTACK, "sigaltstack", proc::sigaltstack, [Ptr, Out], Int, Full, ""),
+    row!(SYS_KILL, "kill", proc::kill, [Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
+    row!(SYS_TKILL, "tkill", proc::tkill, [Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
+    row!(SYS_TGKILL, "tgkill", proc::tgkill, [Int, Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
+    // time
+    row!(SYS_CLOCK_GETTIME, "clock_gettime", time::clock_gettime, [Int, Out], Int, Full, ""),
+    row!(SYS_CLOCK_GETRES, "clock_getres", time::clock_getres, [Int, Out], Int, Full, ""),
+    row!(SYS_GETTIMEOFDAY, "gettimeofday", time::gettimeofday, [Out, Out], Int, Full, ""),
+    row!(SYS_TIME, "time", time::time, [Out], Int, Full, ""),
+    row!(SYS_NANOSLEEP, "nanosleep", time::nanosleep, [Ptr, Out], Int, Full, ""),
+    row!(SYS_CLOCK_NANOSLEEP, "clock_nanosleep", time::clock_nanosleep, [Int, Hex, Ptr, Out], Int, Full, ""),
+    // misc
+    row!(SYS_RSEQ, "rseq", misc::enosys_quiet, [Ptr, Int, Hex, Hex], Int, None, "ENOSYS (glibc falls back silently)"),
+    row!(SYS_POLL, "poll", misc::poll, [Ptr, Int, Int], Int, Partial, "consoles and files only: always ready"),
+];
+
+/// One row per syscall number 0..=MAX_NR (unassigned numbers have an empty name).
+pub fn table() -> &'static [Row] {
+    static TABLE: spin::Once<Vec<Row>> = spin::Once::new();
+    TABLE.call_once(|| {
+        let mut v: Vec<Row> = (0..=MAX_NR)
+            .map(|nr| Row {
+                nr,
+                name: name(nr).unwrap_or(""),
+                args: &[],
+                ret: R::Int,
+                support: Support::None,
+                note: "",
+                handler: None,
+            })
+            .collect();
+        for r in ROWS {
+            v[r.nr] = *r;
+        }
+        v
+    })
+}
+
+fn encode(r: &KResult<u64>) -> u64 {
+    match r {
+        Ok(v) => *v,
+        Err(e) => (-(e.errno.raw() as i64)) as u64,
+    }
+}
+
+/// Handles one system call from `thread`.
+pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
+    let (nr, args) = regs.syscall_args();
+    let proc = thread.process.clone();
+    let rows = table();
+    let row = rows.get(nr).copied();
+    let tracing = k.strace.enabled && (k.strace.filter.is_empty() || k.strace.filter.contains(&nr));
+    let mut ctx = Ctx { k, thread, proc: &proc, regs };
+    let result: KResult<u64> = match row.and_then(|r| r.handler) {
+        Some(h) => {
+            if tracing && row.map(|r| r.ret) == Some(R::NoReturn) {
+                crate::strace::print(&ctx, nr, &args, None);
+            }
+            h(&mut ctx, args)
+        }
+        None => {
+            report_unsupported(k, &proc, nr);
+            Err(Error::from(Errno::ENOSYS))
+        }
+    };
+    if tracing && (!k.strace.failing_only || result.is_err()) {
+        crate::strace::print(&ctx, nr, &args, Some(&result));
+    }
+    ctx.regs.rax = encode(&result);
+}
+
+fn report_unsupported(k: &Kernel, proc: &Process, nr: usize) {
+    let mut rep = k.reported.lock();
+    let (w, b) = (nr / 64, nr % 64);
+    if w < rep.len() && rep[w] & (1 << b) != 0 {
+        return;
+    }
+    if w < rep.len() {
+        rep[w] |= 1 << b;
+    }
+    drop(rep);
+    let nm = name(nr).unwrap_or("unknown");
+    k.log(&alloc::format!("unsupported syscall {nm} ({nr}) called by {}: returning ENOSYS", proc.exe));
+}

@@ -1,0 +1,509 @@
+//! `Tcall` over host system calls.
+
+use crate::region::Region;
+use myst_abi::structs::{Stat, Statfs, Timespec};
+use myst_abi::Errno;
+use myst_tcall::{HostDirent, Prot, TResult, TargetInfo, Tcall, Upcall, UserRegs};
+use std::ffi::CString;
+use std::sync::atomic::AtomicU32;
+use std::sync::Mutex;
+
+/// The linux target.
+#[derive(Debug)]
+pub struct LinuxTarget {
+    region: Region,
+    roots: Mutex<Vec<i32>>,
+}
+
+fn last_errno() -> Errno {
+    Errno::from_raw(std::io::Error::last_os_error().raw_os_error().unwrap_or(5)).unwrap_or(Errno::EIO)
+}
+
+fn check(r: libc::c_long) -> TResult<usize> {
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+fn cstr(s: &str) -> TResult<CString> {
+    CString::new(s).map_err(|_| Errno::EINVAL)
+}
+
+fn to_stat(s: &libc::stat) -> Stat {
+    Stat {
+        dev: s.st_dev,
+        ino: s.st_ino,
+        nlink: s.st_nlink,
+        mode: s.st_mode,
+        uid: s.st_uid,
+        gid: s.st_gid,
+        rdev: s.st_rdev,
+        size: s.st_size,
+        blksize: s.st_blksize,
+        blocks: s.st_blocks,
+        atime: Timespec { sec: s.st_atime, nsec: s.st_atime_nsec },
+        mtime: Timespec { sec: s.st_mtime, nsec: s.st_mtime_nsec },
+        ctime: Timespec { sec: s.st_ctime, nsec: s.st_ctime_nsec },
+    }
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+/// `openat2` confined beneath `dirfd`, following no symlink at all.
+fn open_beneath(dirfd: i32, rel: &str, flags: i32, mode: u32) -> TResult<i32> {
+    let p = cstr(rel)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
+        mode: if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 },
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    loop {
+        // SAFETY: valid C string and open_how of the size passed.
+        let r = unsafe { libc::syscall(libc::SYS_openat2, dirfd, p.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+        if r < 0 && last_errno() == Errno::EAGAIN {
+            continue;
+        }
+        return check(r).map(|fd| fd as i32);
+    }
+}
+
+/// An fd closed on drop.
+struct Fd(i32);
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: closes an fd we own.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+impl LinuxTarget {
+    /// Creates the target with an application region of `memory_size` bytes.
+    pub fn new(memory_size: u64) -> Result<&'static LinuxTarget, String> {
+        let sup = crate::probe::probe();
+        if !sup.fsgsbase {
+            return Err("this host does not allow user-space FSGSBASE (needs Linux 5.9+ on a CPU with FSGSBASE); the linux target needs it".into());
+        }
+        if !sup.sud_inclusive {
+            return Err(format!(
+                "this host kernel ({}) lacks inclusive Syscall User Dispatch (PR_SYS_DISPATCH_INCLUSIVE_ON); the linux target needs it",
+                sup.kernel
+            ));
+        }
+        let len = memory_size.div_ceil(4096) * 4096;
+        let region = Region::reserve(crate::region::DEFAULT_START, len)?;
+        crate::gate::install_handlers()?;
+        Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()) })))
+    }
+
+    fn root(&self, root: u32) -> TResult<i32> {
+        self.roots.lock().map_err(|_| Errno::EIO)?.get(root as usize).copied().ok_or(Errno::EBADF)
+    }
+
+    /// Opens the parent directory of `rel` beneath `root`; returns it and the last component.
+    fn parent(&self, root: u32, rel: &str) -> TResult<(Fd, CString)> {
+        let rfd = self.root(root)?;
+        let (dir, last) = match rel.rfind('/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (".", rel),
+        };
+        if last.is_empty() || last == "." || last == ".." {
+            return Err(Errno::EINVAL);
+        }
+        let fd = open_beneath(rfd, dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+        Ok((Fd(fd), cstr(last)?))
+    }
+}
+
+impl Tcall for LinuxTarget {
+    fn info(&self) -> TargetInfo {
+        // SAFETY: getauxval/sysconf/getuid have no preconditions.
+        let (hwcap, hwcap2, minsig, ncpu, uid, gid, pages) = unsafe {
+            (
+                libc::getauxval(libc::AT_HWCAP),
+                libc::getauxval(libc::AT_HWCAP2),
+                libc::getauxval(51),
+                libc::sysconf(libc::_SC_NPROCESSORS_ONLN),
+                libc::getuid(),
+                libc::getgid(),
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+            )
+        };
+        TargetInfo {
+            name: "linux",
+            region_start: self.region.start,
+            region_len: self.region.len,
+            hwcap,
+            hwcap2,
+            minsigstksz: if minsig == 0 { 2048 } else { minsig },
+            ncpus: ncpu.max(1) as u32,
+            uid,
+            gid,
+            total_ram: pages.max(0) as u64 * 4096,
+        }
+    }
+
+    fn console_write(&self, fd: u32, buf: &[u8]) -> TResult<usize> {
+        if fd != 1 && fd != 2 {
+            return Err(Errno::EBADF);
+        }
+        // SAFETY: valid buffer.
+        check(unsafe { libc::write(fd as i32, buf.as_ptr().cast(), buf.len()) } as libc::c_long)
+    }
+
+    fn console_read(&self, buf: &mut [u8]) -> TResult<usize> {
+        loop {
+            // SAFETY: valid buffer.
+            let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long;
+            if r < 0 && last_errno() == Errno::EINTR {
+                continue;
+            }
+            return check(r);
+        }
+    }
+
+    fn console_isatty(&self, fd: u32) -> Option<(u16, u16)> {
+        // SAFETY: isatty/ioctl on a standard fd with a valid winsize buffer.
+        unsafe {
+            if libc::isatty(fd as i32) != 1 {
+                return None;
+            }
+            let mut ws: libc::winsize = std::mem::zeroed();
+            if libc::ioctl(fd as i32, libc::TIOCGWINSZ, &mut ws) == 0 {
+                Some((ws.ws_row, ws.ws_col))
+            } else {
+                Some((24, 80))
+            }
+        }
+    }
+
+    fn console_pending(&self) -> TResult<usize> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes an int.
+        check(unsafe { libc::ioctl(0, libc::FIONREAD, &mut n) } as libc::c_long)?;
+        Ok(n.max(0) as usize)
+    }
+
+    fn clock_gettime(&self, clock: u32) -> TResult<Timespec> {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: valid timespec out-pointer.
+        check(unsafe { libc::clock_gettime(clock as i32, &mut ts) } as libc::c_long)?;
+        Ok(Timespec { sec: ts.tv_sec, nsec: ts.tv_nsec })
+    }
+
+    fn sleep(&self, ns: u64) -> TResult<()> {
+        let mut req = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+        loop {
+            let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            // SAFETY: valid timespecs.
+            let r = unsafe { libc::nanosleep(&req, &mut rem) };
+            if r == 0 {
+                return Ok(());
+            }
+            if last_errno() != Errno::EINTR {
+                return Err(last_errno());
+            }
+            req = rem;
+        }
+    }
+
+    fn random(&self, buf: &mut [u8]) -> TResult<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            // SAFETY: valid buffer slice.
+            let r = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
+            if r < 0 {
+                if last_errno() == Errno::EINTR {
+                    continue;
+                }
+                return Err(last_errno());
+            }
+            done += r as usize;
+        }
+        Ok(())
+    }
+
+    fn cpu_times(&self) -> (u64, u64) {
+        // SAFETY: valid rusage out-pointer.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+        (ns(ru.ru_utime), ns(ru.ru_stime))
+    }
+
+    fn hostname(&self, buf: &mut [u8]) -> TResult<usize> {
+        // SAFETY: valid buffer.
+        check(unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
+        Ok(buf.iter().position(|&b| b == 0).unwrap_or(buf.len()))
+    }
+
+    fn mem_commit(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
+        self.region.commit(addr, len, prot)
+    }
+    fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
+        self.region.protect(addr, len, prot)
+    }
+    fn mem_release(&self, addr: u64, len: u64) -> TResult<()> {
+        self.region.release(addr, len)
+    }
+    fn mem_zero(&self, addr: u64, len: u64) -> TResult<()> {
+        self.region.zero(addr, len)
+    }
+    fn mem_move(&self, from: u64, to: u64, len: u64, prot: Prot) -> TResult<()> {
+        self.region.move_pages(from, to, len, prot)
+    }
+    fn user_read(&self, addr: u64, buf: &mut [u8]) -> TResult<()> {
+        self.region.read(addr, buf)
+    }
+    fn user_write(&self, addr: u64, buf: &[u8]) -> TResult<()> {
+        self.region.write(addr, buf)
+    }
+
+    fn enter_user(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> ! {
+        if let Err(e) = crate::gate::install_altstack(4 << 20) {
+            eprintln!("myst: {e}");
+            std::process::exit(127);
+        }
+        crate::gate::enter(tid, regs, upcall, (self.region.start, self.region.len))
+    }
+
+    fn futex_wait(&self, word: &AtomicU32, val: u32, timeout_ns: Option<u64>) -> TResult<()> {
+        let ts = timeout_ns.map(|ns| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 });
+        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: word is a live AtomicU32; FUTEX_WAIT (shared) only reads it.
+        let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, val, tp) };
+        if r < 0 {
+            let e = last_errno();
+            if e == Errno::EAGAIN || e == Errno::EINTR {
+                return Ok(());
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn futex_wake(&self, word: &AtomicU32, n: u32) -> TResult<u32> {
+        // SAFETY: word is a live AtomicU32.
+        let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
+        check(r).map(|v| v as u32)
+    }
+
+    fn yield_now(&self) {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+
+    fn exit_process(&self, status: i32) -> ! {
+        // SAFETY: ends the process; the kernel has no buffered state to flush.
+        unsafe { libc::_exit(status) }
+    }
+
+    fn host_mount(&self, path: &str) -> TResult<u32> {
+        let p = cstr(path)?;
+        // SAFETY: valid C string.
+        let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        let mut r = self.roots.lock().map_err(|_| Errno::EIO)?;
+        r.push(fd);
+        Ok((r.len() - 1) as u32)
+    }
+
+    fn host_lstat(&self, root: u32, rel: &str) -> TResult<Stat> {
+        // SAFETY: zeroed stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if rel == "." {
+            let rfd = self.root(root)?;
+            // SAFETY: valid fd and buffer.
+            check(unsafe { libc::fstat(rfd, &mut st) } as libc::c_long)?;
+            return Ok(to_stat(&st));
+        }
+        let (dir, last) = self.parent(root, rel)?;
+        // SAFETY: valid fd, C string and buffer.
+        check(unsafe { libc::fstatat(dir.0, last.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } as libc::c_long)?;
+        Ok(to_stat(&st))
+    }
+
+    fn host_open(&self, root: u32, rel: &str, flags: u32, mode: u32) -> TResult<u32> {
+        let rfd = self.root(root)?;
+        open_beneath(rfd, rel, flags as i32, mode).map(|fd| fd as u32)
+    }
+
+    fn host_close(&self, fh: u32) -> TResult<()> {
+        // SAFETY: closes a handle this target opened for the kernel.
+        check(unsafe { libc::close(fh as i32) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_pread(&self, fh: u32, buf: &mut [u8], off: u64) -> TResult<usize> {
+        loop {
+            // SAFETY: valid buffer.
+            let r = unsafe { libc::pread(fh as i32, buf.as_mut_ptr().cast(), buf.len(), off as i64) } as libc::c_long;
+            if r < 0 && last_errno() == Errno::EINTR {
+                continue;
+            }
+            return check(r);
+        }
+    }
+
+    fn host_pwrite(&self, fh: u32, buf: &[u8], off: u64) -> TResult<usize> {
+        // SAFETY: valid buffer.
+        check(unsafe { libc::pwrite(fh as i32, buf.as_ptr().cast(), buf.len(), off as i64) } as libc::c_long)
+    }
+
+    fn host_fstat(&self, fh: u32) -> TResult<Stat> {
+        // SAFETY: zeroed stat is a valid out-buffer.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: valid buffer.
+        check(unsafe { libc::fstat(fh as i32, &mut st) } as libc::c_long)?;
+        Ok(to_stat(&st))
+    }
+
+    fn host_ftruncate(&self, fh: u32, len: u64) -> TResult<()> {
+        // SAFETY: plain syscall.
+        check(unsafe { libc::ftruncate(fh as i32, len as i64) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_fsync(&self, fh: u32) -> TResult<()> {
+        // SAFETY: plain syscall.
+        check(unsafe { libc::fsync(fh as i32) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_readdir(&self, root: u32, rel: &str, f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()> {
+        let rfd = self.root(root)?;
+        let fd = open_beneath(rfd, rel, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        // SAFETY: fdopendir takes ownership of fd; closedir releases both.
+        let d = unsafe { libc::fdopendir(fd) };
+        if d.is_null() {
+            // SAFETY: fd is ours.
+            unsafe { libc::close(fd) };
+            return Err(last_errno());
+        }
+        loop {
+            // SAFETY: d is a valid DIR*.
+            let e = unsafe { libc::readdir64(d) };
+            if e.is_null() {
+                break;
+            }
+            // SAFETY: readdir returned a valid entry with a NUL-terminated name.
+            let (name, ino, ty) = unsafe { (std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes(), (*e).d_ino, (*e).d_type) };
+            if name == b"." || name == b".." {
+                continue;
+            }
+            f(name, HostDirent { ino, dtype: ty });
+        }
+        // SAFETY: d is valid.
+        unsafe { libc::closedir(d) };
+        Ok(())
+    }
+
+    fn host_readlink(&self, root: u32, rel: &str, buf: &mut [u8]) -> TResult<usize> {
+        let (dir, last) = self.parent(root, rel)?;
+        // SAFETY: valid fd, C string, buffer.
+        check(unsafe { libc::readlinkat(dir.0, last.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)
+    }
+
+    fn host_mkdir(&self, root: u32, rel: &str, mode: u32) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        // SAFETY: valid fd and C string.
+        check(unsafe { libc::mkdirat(dir.0, last.as_ptr(), mode) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_unlink(&self, root: u32, rel: &str, is_dir: bool) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        let fl = if is_dir { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: valid fd and C string.
+        check(unsafe { libc::unlinkat(dir.0, last.as_ptr(), fl) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_rename(&self, root: u32, from: &str, to: &str, flags: u32) -> TResult<()> {
+        let (d1, l1) = self.parent(root, from)?;
+        let (d2, l2) = self.parent(root, to)?;
+        // SAFETY: valid fds and C strings.
+        check(unsafe { libc::syscall(libc::SYS_renameat2, d1.0, l1.as_ptr(), d2.0, l2.as_ptr(), flags) }).map(|_| ())
+    }
+
+    fn host_symlink(&self, root: u32, target: &[u8], rel: &str) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        let t = CString::new(target).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: valid fd and C strings.
+        check(unsafe { libc::symlinkat(t.as_ptr(), dir.0, last.as_ptr()) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_link(&self, root: u32, from: &str, to: &str) -> TResult<()> {
+        let (d1, l1) = self.parent(root, from)?;
+        let (d2, l2) = self.parent(root, to)?;
+        // SAFETY: valid fds and C strings.
+        check(unsafe { libc::linkat(d1.0, l1.as_ptr(), d2.0, l2.as_ptr(), 0) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_chmod(&self, root: u32, rel: &str, mode: u32) -> TResult<()> {
+        let rfd = self.root(root)?;
+        // Open the node itself without following, then change it through the handle.
+        let fd = Fd(open_beneath(rfd, rel, libc::O_PATH, 0)?);
+        let path = cstr(&format!("/proc/self/fd/{}", fd.0))?;
+        // SAFETY: chmod through the magic link of an O_PATH handle we hold (never a symlink:
+        // O_NOFOLLOW|O_PATH on a symlink yields the link, and chmod on it fails cleanly).
+        check(unsafe { libc::chmod(path.as_ptr(), mode) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_chown(&self, root: u32, rel: &str, uid: u32, gid: u32) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        // SAFETY: valid fd and C string.
+        check(unsafe { libc::fchownat(dir.0, last.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_utimens(&self, root: u32, rel: &str, atime: Timespec, mtime: Timespec) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        let ts = [libc::timespec { tv_sec: atime.sec, tv_nsec: atime.nsec }, libc::timespec { tv_sec: mtime.sec, tv_nsec: mtime.nsec }];
+        // SAFETY: valid fd, C string and two timespecs.
+        check(unsafe { libc::utimensat(dir.0, last.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_statfs(&self, root: u32) -> TResult<Statfs> {
+        let rfd = self.root(root)?;
+        // SAFETY: zeroed statfs is a valid out-buffer.
+        let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: valid fd and buffer.
+        check(unsafe { libc::fstatfs(rfd, &mut s) } as libc::c_long)?;
+        Ok(Statfs {
+            fs_type: s.f_type,
+            bsize: s.f_bsize,
+            blocks: s.f_blocks,
+            bfree: s.f_bfree,
+            bavail: s.f_bavail,
+            files: s.f_files,
+            ffree: s.f_ffree,
+            fsid: 0,
+            namelen: s.f_namelen,
+            frsize: s.f_frsize,
+            flags: 0,
+        })
+    }
+
+    fn blk_open(&self, path: &str) -> TResult<(u32, u64)> {
+        let p = cstr(path)?;
+        // SAFETY: valid C string.
+        let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(last_errno());
+        }
+        let st = self.host_fstat(fd as u32)?;
+        Ok((fd as u32, st.size.max(0) as u64))
+    }
+
+    fn blk_read(&self, h: u32, off: u64, buf: &mut [u8]) -> TResult<usize> {
+        self.host_pread(h, buf, off)
+    }
+}

@@ -1,0 +1,231 @@
+//! TCALL: the narrow interface through which the myst kernel asks its target (the host side)
+//! for the few things that must come from outside the trusted boundary.
+//!
+//! Every method is typed and slice-based. The kernel treats every result as hostile: the
+//! wrappers in [`checked`] turn impossible answers (a length larger than the buffer, a
+//! nonsense errno) into `EIO` before kernel code sees them, so a target implementation
+//! only has to be honest to be correct and cannot make the kernel overflow by lying.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod checked;
+
+use core::sync::atomic::AtomicU32;
+pub use myst_abi::Errno;
+use myst_abi::structs::{Stat, Statfs, Timespec};
+
+/// Result of a TCALL: a value or a Linux errno.
+pub type TResult<T> = Result<T, Errno>;
+
+/// The application's general-purpose registers at a system call or fault, as the entry gate
+/// saw them. The kernel may change them (a return value in `rax`, or a whole new context for
+/// `execve` and `rt_sigreturn`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+#[repr(C)]
+pub struct UserRegs {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub rsp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rip: u64,
+    pub rflags: u64,
+    /// The application's thread pointer (fs base).
+    pub fs_base: u64,
+}
+
+impl UserRegs {
+    /// System-call number and its six arguments in x86-64 order.
+    pub fn syscall_args(&self) -> (usize, [u64; 6]) {
+        (self.rax as usize, [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9])
+    }
+}
+
+/// A synchronous fault taken by application code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Linux signal number (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP).
+    pub signo: u32,
+    /// `si_code` as the host reported it.
+    pub code: i32,
+    /// Faulting address (`si_addr`).
+    pub addr: u64,
+}
+
+/// What the entry gate does after the kernel handled an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// Return to the application with the (possibly modified) registers.
+    User,
+}
+
+/// The kernel side of the gate: the target calls these when application code traps.
+pub trait Upcall: Sync {
+    /// The application on kernel thread `tid` made system call `regs.rax`. The kernel writes
+    /// the result into `regs.rax` (or replaces the context).
+    fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume;
+    /// The application on kernel thread `tid` took a synchronous fault.
+    fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume;
+}
+
+/// Memory protection for region operations (Linux `PROT_*` bits).
+pub type Prot = u32;
+
+/// Static facts about the target, fetched once at boot.
+#[derive(Clone, Debug, Default)]
+pub struct TargetInfo {
+    /// Short name ("linux", "kvm", "sgx").
+    pub name: &'static str,
+    /// Start of the application region (page aligned).
+    pub region_start: u64,
+    /// Length of the application region.
+    pub region_len: u64,
+    /// `AT_HWCAP` to report.
+    pub hwcap: u64,
+    /// `AT_HWCAP2` to report.
+    pub hwcap2: u64,
+    /// `AT_MINSIGSTKSZ` to report.
+    pub minsigstksz: u64,
+    /// Number of host CPUs available.
+    pub ncpus: u32,
+    /// Host user and group ids, reported to the application.
+    pub uid: u32,
+    /// Host group id.
+    pub gid: u32,
+    /// Host physical memory in bytes (for sysinfo).
+    pub total_ram: u64,
+}
+
+/// Kind of a host directory entry or file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostDirent {
+    /// Host inode number.
+    pub ino: u64,
+    /// `DT_*` type.
+    pub dtype: u8,
+}
+
+/// The kernel→target interface. Around forty calls, grouped.
+///
+/// Paths given to the `host_*` file calls are relative to the host directory that was
+/// registered as hostfs root `root` (an index returned by [`Tcall::host_mount`]). Targets
+/// must resolve them without following any symlink and without leaving that directory; the
+/// kernel itself resolves symlinks inside the myst namespace.
+pub trait Tcall: Sync {
+    // ----- facts, console, clock, random
+    /// Static target facts.
+    fn info(&self) -> TargetInfo;
+    /// Writes to a host standard stream (1 or 2). Returns bytes written.
+    fn console_write(&self, fd: u32, buf: &[u8]) -> TResult<usize>;
+    /// Reads from host standard input.
+    fn console_read(&self, buf: &mut [u8]) -> TResult<usize>;
+    /// Whether host fd 0/1/2 is a terminal, and its window size (rows, cols).
+    fn console_isatty(&self, fd: u32) -> Option<(u16, u16)>;
+    /// Bytes available to read on host stdin, if known.
+    fn console_pending(&self) -> TResult<usize>;
+    /// Host clock: `clock` is a Linux clock id.
+    fn clock_gettime(&self, clock: u32) -> TResult<Timespec>;
+    /// Sleeps for `ns` nanoseconds (relative).
+    fn sleep(&self, ns: u64) -> TResult<()>;
+    /// Fills `buf` with random bytes from the host (the kernel mixes them; never trusted alone
+    /// for secrets on a TEE target, where the target uses RDRAND).
+    fn random(&self, buf: &mut [u8]) -> TResult<()>;
+    /// Current process CPU time (user, system) in nanoseconds.
+    fn cpu_times(&self) -> (u64, u64);
+    /// Host name.
+    fn hostname(&self, buf: &mut [u8]) -> TResult<usize>;
+
+    // ----- memory inside the application region
+    /// Makes `[addr, addr+len)` accessible with `prot`, zero-filled.
+    fn mem_commit(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
+    /// Changes the protection of committed pages.
+    fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
+    /// Releases pages back to the reserved, inaccessible state.
+    fn mem_release(&self, addr: u64, len: u64) -> TResult<()>;
+    /// Zeroes committed pages (MADV_DONTNEED).
+    fn mem_zero(&self, addr: u64, len: u64) -> TResult<()>;
+    /// Moves committed pages from `from` to `to` (both in the region, not overlapping);
+    /// `from` becomes released.
+    fn mem_move(&self, from: u64, to: u64, len: u64, prot: Prot) -> TResult<()>;
+    /// Copies application memory into `buf`. The kernel has already checked the range
+    /// against its own mappings; the target still refuses anything outside the region.
+    fn user_read(&self, addr: u64, buf: &mut [u8]) -> TResult<()>;
+    /// Copies `buf` into application memory.
+    fn user_write(&self, addr: u64, buf: &[u8]) -> TResult<()>;
+
+    // ----- threads and waiting
+    /// Starts executing application code on the current host thread; never returns.
+    /// System calls and faults reach `upcall` on this thread as kernel thread `tid`.
+    fn enter_user(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> !;
+    /// Blocks while `*word == val`, for at most `timeout_ns` (None = forever).
+    /// Returns `ETIMEDOUT` on timeout; spurious wake-ups are allowed.
+    fn futex_wait(&self, word: &AtomicU32, val: u32, timeout_ns: Option<u64>) -> TResult<()>;
+    /// Wakes up to `n` waiters on `word`.
+    fn futex_wake(&self, word: &AtomicU32, n: u32) -> TResult<u32>;
+    /// Yields the host CPU.
+    fn yield_now(&self);
+    /// Ends the whole application with `status` (0..255 exit code, or 128+signal).
+    fn exit_process(&self, status: i32) -> !;
+
+    // ----- hostfs
+    /// Registers host directory `path` (host syntax) as a hostfs root; returns its handle.
+    fn host_mount(&self, path: &str) -> TResult<u32>;
+    /// `lstat` of `rel` under root (never follows a final symlink).
+    fn host_lstat(&self, root: u32, rel: &str) -> TResult<Stat>;
+    /// Opens `rel` (never following symlinks) and returns a host file handle.
+    fn host_open(&self, root: u32, rel: &str, flags: u32, mode: u32) -> TResult<u32>;
+    /// Closes a host file handle.
+    fn host_close(&self, fh: u32) -> TResult<()>;
+    /// Reads at `off`.
+    fn host_pread(&self, fh: u32, buf: &mut [u8], off: u64) -> TResult<usize>;
+    /// Writes at `off`.
+    fn host_pwrite(&self, fh: u32, buf: &[u8], off: u64) -> TResult<usize>;
+    /// `fstat` of an open handle.
+    fn host_fstat(&self, fh: u32) -> TResult<Stat>;
+    /// Truncates an open handle.
+    fn host_ftruncate(&self, fh: u32, len: u64) -> TResult<()>;
+    /// Flushes an open handle.
+    fn host_fsync(&self, fh: u32) -> TResult<()>;
+    /// Lists directory `rel`: calls `f(name, entry)` for each entry except "." and "..".
+    fn host_readdir(&self, root: u32, rel: &str, f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()>;
+    /// Reads the target of symlink `rel`.
+    fn host_readlink(&self, root: u32, rel: &str, buf: &mut [u8]) -> TResult<usize>;
+    /// Creates a directory.
+    fn host_mkdir(&self, root: u32, rel: &str, mode: u32) -> TResult<()>;
+    /// Removes a file (`dir == false`) or an empty directory.
+    fn host_unlink(&self, root: u32, rel: &str, dir: bool) -> TResult<()>;
+    /// Renames within the same root.
+    fn host_rename(&self, root: u32, from: &str, to: &str, flags: u32) -> TResult<()>;
+    /// Creates symlink `rel` pointing to `target` (stored verbatim).
+    fn host_symlink(&self, root: u32, target: &[u8], rel: &str) -> TResult<()>;
+    /// Creates hard link `to` to `from`.
+    fn host_link(&self, root: u32, from: &str, to: &str) -> TResult<()>;
+    /// Changes mode bits of `rel` (no symlink following).
+    fn host_chmod(&self, root: u32, rel: &str, mode: u32) -> TResult<()>;
+    /// Changes owner of `rel` (no symlink following); `u32::MAX` leaves an id unchanged.
+    fn host_chown(&self, root: u32, rel: &str, uid: u32, gid: u32) -> TResult<()>;
+    /// Sets access and modification times (`UTIME_NOW`/`UTIME_OMIT` honoured).
+    fn host_utimens(&self, root: u32, rel: &str, atime: Timespec, mtime: Timespec) -> TResult<()>;
+    /// File-system statistics of the root.
+    fn host_statfs(&self, root: u32) -> TResult<Statfs>;
+
+    // ----- block devices (image files)
+    /// Opens a host image file read-only; returns a handle and its size in bytes.
+    fn blk_open(&self, path: &str) -> TResult<(u32, u64)>;
+    /// Reads from an image at a byte offset.
+    fn blk_read(&self, h: u32, off: u64, buf: &mut [u8]) -> TResult<usize>;
+}
