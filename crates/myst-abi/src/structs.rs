@@ -242,10 +242,7 @@ impl Utsname<'_> {
     /// Encodes, truncating each field to 64 bytes plus NUL.
     pub fn to_bytes(&self) -> [u8; 390] {
         let mut e = Enc::<390>::new();
-        for (i, f) in [self.sysname, self.nodename, self.release, self.version, self.machine, self.domainname]
-            .iter()
-            .enumerate()
-        {
+        for (i, f) in [self.sysname, self.nodename, self.release, self.version, self.machine, self.domainname].iter().enumerate() {
             let b = f.as_bytes();
             let n = b.len().min(64);
             e.seek(i * 65).bytes(&b[..n]);
@@ -285,24 +282,11 @@ pub struct Flock {
 impl Flock {
     /// Encodes.
     pub fn to_bytes(&self) -> [u8; 32] {
-        Enc::<32>::new()
-            .u16(self.l_type as u16)
-            .u16(self.l_whence as u16)
-            .pad(4)
-            .i64(self.l_start)
-            .i64(self.l_len)
-            .i32(self.l_pid)
-            .finish()
+        Enc::<32>::new().u16(self.l_type as u16).u16(self.l_whence as u16).pad(4).i64(self.l_start).i64(self.l_len).i32(self.l_pid).finish()
     }
     /// Decodes.
     pub fn from_bytes(b: &[u8; 32]) -> Self {
-        Self {
-            l_type: rd_i16(b, 0),
-            l_whence: rd_i16(b, 2),
-            l_start: rd_i64(b, 8),
-            l_len: rd_i64(b, 16),
-            l_pid: rd_u32(b, 24) as i32,
-        }
+        Self { l_type: rd_i16(b, 0), l_whence: rd_i16(b, 2), l_start: rd_i64(b, 8), l_len: rd_i64(b, 16), l_pid: rd_u32(b, 24) as i32 }
     }
 }
 

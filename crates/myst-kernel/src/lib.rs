@@ -168,13 +168,7 @@ impl Upcall for Kernel {
 
     fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume {
         let exe = self.thread(tid).map(|t| t.process.exe.clone()).unwrap_or_default();
-        self.log(&format!(
-            "{} killed by {} at address {:#x} (rip {:#x})",
-            exe,
-            signal_name(fault.signo),
-            fault.addr,
-            regs.rip
-        ));
+        self.log(&format!("{} killed by {} at address {:#x} (rip {:#x})", exe, signal_name(fault.signo), fault.addr, regs.rip));
         self.exit_all(128 + fault.signo as i32)
     }
 }
@@ -271,22 +265,14 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         locks: locks::LockTable::default(),
         boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
     });
-    let _ = (fstype, source);
-    // Standard directories.
+    // Standard directories: /tmp (a ramfs where the rootfs has none), /dev.
     let root = k.vfs.root();
     if root.lookup(b"tmp").is_err() {
-        root.mkdir(b"tmp", 0o1777, 0, 0).map_err(|e| BootError(format!("cannot create /tmp in the rootfs: {}", e.errno)))?;
-    }
-    for d in [&b"dev"[..], b"proc"] {
-        if root.lookup(d).is_err() {
-            let _ = root.mkdir(d, 0o755, 0, 0);
-        }
+        k.vfs.attach_top("tmp", vfs::ramfs::RamFs::new_root(0o1777, TMPFS_MAGIC), "tmpfs", "tmpfs");
     }
     let dev = vfs::devfs::build().map_err(|e| BootError(format!("cannot build /dev: {}", e.errno)))?;
-    if k.vfs.mount("/dev", dev, "devtmpfs", "devfs").is_err() {
-        // A read-only rootfs without /dev: programs simply see no devices.
-        k.log("warning: the rootfs has no /dev directory and it could not be created; /dev is unavailable");
-    }
+    k.vfs.attach_top("dev", dev, "devtmpfs", "devfs");
+    let _ = (fstype, source);
 
     let info = t.info();
     let proc = Process::new_init(&info, &args)?;

@@ -135,9 +135,10 @@ pub fn exec_first(k: &Kernel, proc: &Process, args: &BootArgs) -> Result<UserReg
     }
     *proc.cwd.lock() = cwd_path.clone();
     let prog_path = crate::vfs::join(&cwd_path, args.program.as_bytes());
-    let (node, _) = k.vfs.walk(&prog_path, true).map_err(|e| {
-        LoadError(format!("{}: not found in the root file system ({})", args.program, e.errno.description()))
-    })?;
+    let (node, _) = k
+        .vfs
+        .walk(&prog_path, true)
+        .map_err(|e| LoadError(format!("{}: not found in the root file system ({})", args.program, e.errno.description())))?;
     let st = node.stat().map_err(|e| LoadError(format!("{}: {}", args.program, e.errno)))?;
     if st.mode & S_IFMT != S_IFREG {
         return Err(LoadError(format!("{}: not a regular file", args.program)));

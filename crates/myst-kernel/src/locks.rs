@@ -26,10 +26,7 @@ impl LockTable {
     /// The first lock held by another process that conflicts with the request.
     pub fn conflict(&self, file: (u64, u64), pid: u32, kind: i16, start: u64, end: u64) -> Option<Lock> {
         let t = self.0.lock();
-        t.get(&file)?
-            .iter()
-            .find(|l| l.pid != pid && l.start < end && start < l.end && (kind == F_WRLCK || l.kind == F_WRLCK))
-            .copied()
+        t.get(&file)?.iter().find(|l| l.pid != pid && l.start < end && start < l.end && (kind == F_WRLCK || l.kind == F_WRLCK)).copied()
     }
 
     /// Sets (or with F_UNLCK, clears) `pid`'s lock over `[start, end)`, splitting and

@@ -195,7 +195,7 @@ impl Mm {
 
     /// Chooses an address for a new mapping: the hint if free, else top-down.
     pub fn choose(&self, hint: u64, len: u64) -> KResult<u64> {
-        if hint != 0 && hint % PAGE == 0 && self.is_free(hint, len) {
+        if hint != 0 && hint.is_multiple_of(PAGE) && self.is_free(hint, len) {
             return Ok(hint);
         }
         match self.find_free(len, self.end) {

@@ -120,7 +120,10 @@ pub fn install_handlers() -> Result<(), String> {
             flags: (libc::SA_SIGINFO | libc::SA_ONSTACK | 0x0400_0000) as u64,
             restorer: myst_gate_restorer as *const () as usize,
             // Block everything but the synchronous fault signals while the kernel runs.
-            mask: !((1u64 << (libc::SIGSEGV - 1)) | (1u64 << (libc::SIGBUS - 1)) | (1u64 << (libc::SIGFPE - 1)) | (1u64 << (libc::SIGILL - 1))),
+            mask: !((1u64 << (libc::SIGSEGV - 1))
+                | (1u64 << (libc::SIGBUS - 1))
+                | (1u64 << (libc::SIGFPE - 1))
+                | (1u64 << (libc::SIGILL - 1))),
         };
         // SAFETY: raw rt_sigaction with a valid, fully initialised kernel sigaction.
         let r = unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &act as *const KSigaction, 0usize, 8usize) };
@@ -135,7 +138,14 @@ pub fn install_handlers() -> Result<(), String> {
 pub fn install_altstack(size: usize) -> Result<(), String> {
     // SAFETY: anonymous mapping; checked.
     let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK, -1, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        )
     };
     if p == libc::MAP_FAILED {
         return Err("cannot allocate the kernel signal stack".into());
@@ -163,7 +173,8 @@ pub fn enter(tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall, region: (u6
     let regs_copy = Box::leak(Box::new(*regs));
     // SAFETY: arms inclusive Syscall User Dispatch over the application region with the
     // selector in the leaked block (valid for the thread's life); the result is checked.
-    let r = unsafe { libc::prctl(59, 2 as libc::c_ulong, region.0 as libc::c_ulong, region.1 as libc::c_ulong, &block.selector as *const u8) };
+    let r =
+        unsafe { libc::prctl(59, 2 as libc::c_ulong, region.0 as libc::c_ulong, region.1 as libc::c_ulong, &block.selector as *const u8) };
     if r != 0 {
         eprintln!("myst: cannot arm Syscall User Dispatch (inclusive mode): {}", std::io::Error::last_os_error());
         std::process::exit(127);

@@ -92,7 +92,9 @@ impl LinuxTarget {
     pub fn new(memory_size: u64) -> Result<&'static LinuxTarget, String> {
         let sup = crate::probe::probe();
         if !sup.fsgsbase {
-            return Err("this host does not allow user-space FSGSBASE (needs Linux 5.9+ on a CPU with FSGSBASE); the linux target needs it".into());
+            return Err(
+                "this host does not allow user-space FSGSBASE (needs Linux 5.9+ on a CPU with FSGSBASE); the linux target needs it".into(),
+            );
         }
         if !sup.sud_inclusive {
             return Err(format!(

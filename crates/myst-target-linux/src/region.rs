@@ -49,7 +49,7 @@ impl Region {
     }
 
     fn check(&self, a: u64, len: u64) -> Result<(), Errno> {
-        if a % 4096 != 0 || len % 4096 != 0 || !self.contains(a, len) {
+        if !a.is_multiple_of(4096) || !len.is_multiple_of(4096) || !self.contains(a, len) {
             return Err(Errno::EINVAL);
         }
         Ok(())

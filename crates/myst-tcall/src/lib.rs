@@ -13,8 +13,8 @@ extern crate alloc;
 pub mod checked;
 
 use core::sync::atomic::AtomicU32;
-pub use myst_abi::Errno;
 use myst_abi::structs::{Stat, Statfs, Timespec};
+pub use myst_abi::Errno;
 
 /// Result of a TCALL: a value or a Linux errno.
 pub type TResult<T> = Result<T, Errno>;

@@ -372,3 +372,33 @@ pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         }
     }
 }
+
+pub fn sendfile(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let out = c.file(a[0])?;
+    let inp = c.file(a[1])?;
+    if *out.flags.lock() & O_APPEND != 0 {
+        kerr!(EINVAL);
+    }
+    let len = (a[3] as usize).min(1 << 20);
+    let mut buf = vec![0u8; len];
+    let n = if a[2] != 0 {
+        let off = c.user().read_u64(a[2])?;
+        if (off as i64) < 0 {
+            kerr!(EINVAL);
+        }
+        let n = inp.pread(&mut buf, off)?;
+        c.user().write_u64(a[2], off + n as u64)?;
+        n
+    } else {
+        inp.read(&mut buf)?
+    };
+    if n == 0 {
+        return Ok(0);
+    }
+    let w = out.write(&buf[..n])?;
+    if w < n && a[2] == 0 && !inp.inode.is_stream() {
+        // Give back what was not written so the input offset matches the output.
+        let _ = inp.seek(-((n - w) as i64), SEEK_CUR);
+    }
+    Ok(w as u64)
+}

@@ -212,7 +212,7 @@ pub fn brk(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn msync(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] % PAGE != 0 {
+    if !a[0].is_multiple_of(PAGE) {
         kerr!(EINVAL);
     }
     let len = page_up(a[1]).unwrap_or(u64::MAX);

@@ -179,8 +179,24 @@ static ROWS: &[Row] = &[
     // files
     row!(SYS_READ, "read", io::read, [Fd, Out, Int], Int, Full, ""),
     row!(SYS_WRITE, "write", io::write, [Fd, Buf(2), Int], Int, Full, ""),
-    row!(SYS_OPEN, "open", fs::open, [Path, OFlags, Mode], Int, Partial, "no permission checks (the application runs as the owner of every file)"),
-    row!(SYS_OPENAT, "openat", fs::openat, [DirFd, Path, OFlags, Mode], Int, Partial, "no permission checks (the application runs as the owner of every file)"),
+    row!(
+        SYS_OPEN,
+        "open",
+        fs::open,
+        [Path, OFlags, Mode],
+        Int,
+        Partial,
+        "no permission checks (the application runs as the owner of every file)"
+    ),
+    row!(
+        SYS_OPENAT,
+        "openat",
+        fs::openat,
+        [DirFd, Path, OFlags, Mode],
+        Int,
+        Partial,
+        "no permission checks (the application runs as the owner of every file)"
+    ),
     row!(SYS_CREAT, "creat", fs::creat, [Path, Mode], Int, Full, ""),
     row!(SYS_CLOSE, "close", io::close, [Fd], Int, Full, ""),
     row!(SYS_STAT, "stat", fs::stat, [Path, Out], Int, Full, ""),
@@ -197,8 +213,24 @@ static ROWS: &[Row] = &[
     row!(SYS_PWRITEV, "pwritev", io::pwritev, [Fd, Ptr, Int, Int], Int, Full, ""),
     row!(SYS_GETDENTS64, "getdents64", fs::getdents64, [Fd, Out, Int], Int, Full, ""),
     row!(SYS_ACCESS, "access", fs::access, [Path, Int], Int, Partial, "existence and execute-bit checks only (root semantics)"),
-    row!(SYS_FACCESSAT, "faccessat", fs::faccessat, [DirFd, Path, Int], Int, Partial, "existence and execute-bit checks only (root semantics)"),
-    row!(SYS_FACCESSAT2, "faccessat2", fs::faccessat2, [DirFd, Path, Int, Hex], Int, Partial, "existence and execute-bit checks only (root semantics)"),
+    row!(
+        SYS_FACCESSAT,
+        "faccessat",
+        fs::faccessat,
+        [DirFd, Path, Int],
+        Int,
+        Partial,
+        "existence and execute-bit checks only (root semantics)"
+    ),
+    row!(
+        SYS_FACCESSAT2,
+        "faccessat2",
+        fs::faccessat2,
+        [DirFd, Path, Int, Hex],
+        Int,
+        Partial,
+        "existence and execute-bit checks only (root semantics)"
+    ),
     row!(SYS_READLINK, "readlink", fs::readlink, [Path, Out, Int], Int, Full, ""),
     row!(SYS_READLINKAT, "readlinkat", fs::readlinkat, [DirFd, Path, Out, Int], Int, Full, ""),
     row!(SYS_MKDIR, "mkdir", fs::mkdir, [Path, Mode], Int, Full, ""),
@@ -230,11 +262,27 @@ static ROWS: &[Row] = &[
     row!(SYS_FDATASYNC, "fdatasync", fs::fsync, [Fd], Int, Full, ""),
     row!(SYS_SYNC, "sync", fs::sync, [], Int, Full, ""),
     row!(SYS_SYNCFS, "syncfs", fs::fsync, [Fd], Int, Full, ""),
-    row!(SYS_FCNTL, "fcntl", io::fcntl, [Fd, Int, Hex], Int, Partial, "F_SETLKW never blocks across processes yet (single process: no conflicts); no leases, no F_SETOWN signals"),
+    row!(
+        SYS_FCNTL,
+        "fcntl",
+        io::fcntl,
+        [Fd, Int, Hex],
+        Int,
+        Partial,
+        "F_SETLKW never blocks across processes yet (single process: no conflicts); no leases, no F_SETOWN signals"
+    ),
     row!(SYS_DUP, "dup", io::dup, [Fd], Int, Full, ""),
     row!(SYS_DUP2, "dup2", io::dup2, [Fd, Fd], Int, Full, ""),
     row!(SYS_DUP3, "dup3", io::dup3, [Fd, Fd, OFlags], Int, Full, ""),
-    row!(SYS_IOCTL, "ioctl", io::ioctl, [Fd, Hex, Hex], Int, Partial, "TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
+    row!(
+        SYS_IOCTL,
+        "ioctl",
+        io::ioctl,
+        [Fd, Hex, Hex],
+        Int,
+        Partial,
+        "TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"
+    ),
     row!(SYS_GETCWD, "getcwd", fs::getcwd, [Out, Int], Int, Full, ""),
     row!(SYS_CHDIR, "chdir", fs::chdir, [Path], Int, Full, ""),
     row!(SYS_FCHDIR, "fchdir", fs::fchdir, [Fd], Int, Full, ""),
@@ -242,13 +290,37 @@ static ROWS: &[Row] = &[
     row!(SYS_STATFS, "statfs", fs::statfs, [Path, Out], Int, Full, ""),
     row!(SYS_FSTATFS, "fstatfs", fs::fstatfs, [Fd, Out], Int, Full, ""),
     row!(SYS_MKNOD, "mknod", fs::mknod, [Path, Mode, Hex], Int, Partial, "regular files and fifos; device nodes only on ramfs"),
-    row!(SYS_MKNODAT, "mknodat", fs::mknodat, [DirFd, Path, Mode, Hex], Int, Partial, "regular files and fifos; device nodes only on ramfs"),
+    row!(
+        SYS_MKNODAT,
+        "mknodat",
+        fs::mknodat,
+        [DirFd, Path, Mode, Hex],
+        Int,
+        Partial,
+        "regular files and fifos; device nodes only on ramfs"
+    ),
     // memory
-    row!(SYS_MMAP, "mmap", mem::mmap, [Hex, Int, Prot, MFlags, Fd, Hex], Hex, Partial, "file mappings are private copies; MAP_SHARED of a file does not write back"),
+    row!(
+        SYS_MMAP,
+        "mmap",
+        mem::mmap,
+        [Hex, Int, Prot, MFlags, Fd, Hex],
+        Hex,
+        Partial,
+        "file mappings are private copies; MAP_SHARED of a file does not write back"
+    ),
     row!(SYS_MUNMAP, "munmap", mem::munmap, [Hex, Int], Int, Full, ""),
     row!(SYS_MPROTECT, "mprotect", mem::mprotect, [Hex, Int, Prot], Int, Full, ""),
     row!(SYS_MREMAP, "mremap", mem::mremap, [Hex, Int, Int, Hex, Hex], Hex, Full, ""),
-    row!(SYS_MADVISE, "madvise", mem::madvise, [Hex, Int, Int], Int, Partial, "MADV_DONTNEED/MADV_FREE zero anonymous memory; other advice is accepted and ignored"),
+    row!(
+        SYS_MADVISE,
+        "madvise",
+        mem::madvise,
+        [Hex, Int, Int],
+        Int,
+        Partial,
+        "MADV_DONTNEED/MADV_FREE zero anonymous memory; other advice is accepted and ignored"
+    ),
     row!(SYS_BRK, "brk", mem::brk, [Hex], Hex, Full, ""),
     row!(SYS_MSYNC, "msync", mem::msync, [Hex, Int, Hex], Int, Partial, "no-op: file mappings are private copies"),
     row!(SYS_MLOCK, "mlock", mem::mlock, [Hex, Int], Int, Partial, "accepted, no effect"),
@@ -275,18 +347,42 @@ static ROWS: &[Row] = &[
     row!(SYS_SETRLIMIT, "setrlimit", proc::setrlimit, [Int, Ptr], Int, Full, ""),
     row!(SYS_GETRUSAGE, "getrusage", proc::getrusage, [Int, Out], Int, Partial, "times only"),
     row!(SYS_TIMES, "times", proc::times, [Out], Int, Full, ""),
-    row!(SYS_ARCH_PRCTL, "arch_prctl", proc::arch_prctl, [Hex, Hex], Int, Partial, "ARCH_SET_FS, ARCH_GET_FS; gs is reserved for the runtime"),
+    row!(
+        SYS_ARCH_PRCTL,
+        "arch_prctl",
+        proc::arch_prctl,
+        [Hex, Hex],
+        Int,
+        Partial,
+        "ARCH_SET_FS, ARCH_GET_FS; gs is reserved for the runtime"
+    ),
     row!(SYS_SET_TID_ADDRESS, "set_tid_address", proc::set_tid_address, [Ptr], Int, Full, ""),
     row!(SYS_SET_ROBUST_LIST, "set_robust_list", proc::set_robust_list, [Ptr, Int], Int, Full, ""),
     row!(SYS_GET_ROBUST_LIST, "get_robust_list", proc::get_robust_list, [Int, Out, Out], Int, Full, ""),
     row!(SYS_SCHED_GETAFFINITY, "sched_getaffinity", proc::sched_getaffinity, [Int, Int, Out], Int, Full, ""),
     row!(SYS_SCHED_YIELD, "sched_yield", proc::sched_yield, [], Int, Full, ""),
     row!(SYS_GETCPU, "getcpu", proc::getcpu, [Out, Out, Ptr], Int, Full, ""),
-    row!(SYS_PRCTL, "prctl", proc::prctl, [Int, Hex, Hex, Hex, Hex], Int, Partial, "PR_SET_NAME, PR_GET_NAME, PR_SET_DUMPABLE, PR_GET_DUMPABLE"),
+    row!(
+        SYS_PRCTL,
+        "prctl",
+        proc::prctl,
+        [Int, Hex, Hex, Hex, Hex],
+        Int,
+        Partial,
+        "PR_SET_NAME, PR_GET_NAME, PR_SET_DUMPABLE, PR_GET_DUMPABLE"
+    ),
     row!(SYS_EXIT, "exit", proc::exit, [Int], NoReturn, Partial, "single-threaded: ends the process"),
     row!(SYS_EXIT_GROUP, "exit_group", proc::exit_group, [Int], NoReturn, Full, ""),
     row!(SYS_GETRANDOM, "getrandom", proc::getrandom, [Out, Int, Hex], Int, Full, ""),
-    row!(SYS_RT_SIGACTION, "rt_sigaction", proc::rt_sigaction, [Sig, Ptr, Out, Int], Int, Partial, "dispositions are recorded; delivery to handlers comes with the signals work"),
+    row!(
+        SYS_RT_SIGACTION,
+        "rt_sigaction",
+        proc::rt_sigaction,
+        [Sig, Ptr, Out, Int],
+        Int,
+        Partial,
+        "dispositions are recorded; delivery to handlers comes with the signals work"
+    ),
     row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", proc::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),
     row!(SYS_SIGALTSTACK, "sigaltstack", proc::sigaltstack, [Ptr, Out], Int, Full, ""),
     row!(SYS_KILL, "kill", proc::kill, [Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
@@ -299,6 +395,7 @@ static ROWS: &[Row] = &[
     row!(SYS_TIME, "time", time::time, [Out], Int, Full, ""),
     row!(SYS_NANOSLEEP, "nanosleep", time::nanosleep, [Ptr, Out], Int, Full, ""),
     row!(SYS_CLOCK_NANOSLEEP, "clock_nanosleep", time::clock_nanosleep, [Int, Hex, Ptr, Out], Int, Full, ""),
+    row!(SYS_SENDFILE, "sendfile", io::sendfile, [Fd, Fd, Ptr, Int], Int, Partial, "copies through the kernel (no zero-copy)"),
     // misc
     row!(SYS_RSEQ, "rseq", misc::enosys_quiet, [Ptr, Int, Hex, Hex], Int, None, "ENOSYS (glibc falls back silently)"),
     row!(SYS_POLL, "poll", misc::poll, [Ptr, Int, Int], Int, Partial, "consoles and files only: always ready"),
@@ -309,15 +406,7 @@ pub fn table() -> &'static [Row] {
     static TABLE: spin::Once<Vec<Row>> = spin::Once::new();
     TABLE.call_once(|| {
         let mut v: Vec<Row> = (0..=MAX_NR)
-            .map(|nr| Row {
-                nr,
-                name: name(nr).unwrap_or(""),
-                args: &[],
-                ret: R::Int,
-                support: Support::None,
-                note: "",
-                handler: None,
-            })
+            .map(|nr| Row { nr, name: name(nr).unwrap_or(""), args: &[], ret: R::Int, support: Support::None, note: "", handler: None })
             .collect();
         for r in ROWS {
             v[r.nr] = *r;

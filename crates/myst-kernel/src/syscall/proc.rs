@@ -68,14 +68,8 @@ pub const RELEASE: &str = "6.6.0-myst";
 
 pub fn uname(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let host = c.k.hostname.lock().clone();
-    let u = Utsname {
-        sysname: "Linux",
-        nodename: &host,
-        release: RELEASE,
-        version: "#1 SMP myst",
-        machine: "x86_64",
-        domainname: "(none)",
-    };
+    let u =
+        Utsname { sysname: "Linux", nodename: &host, release: RELEASE, version: "#1 SMP myst", machine: "x86_64", domainname: "(none)" };
     c.user().write(a[0], &u.to_bytes())?;
     Ok(0)
 }
@@ -172,7 +166,7 @@ pub fn setrlimit(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 
 pub fn getrusage(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let who = a[0] as i32;
-    if !matches!(who, 0 | -1 | 1) {
+    if !matches!(who, -1..=1) {
         kerr!(EINVAL);
     }
     let (u, s) = if who == -1 { (0, 0) } else { crate::tcall().cpu_times() };
@@ -241,7 +235,7 @@ pub fn get_robust_list(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 
 pub fn sched_getaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let size = a[1] as usize;
-    if size == 0 || size % 8 != 0 {
+    if size == 0 || !size.is_multiple_of(8) {
         kerr!(EINVAL);
     }
     let mut n = crate::tcall().info().ncpus.max(1);
@@ -403,11 +397,7 @@ fn signal_self(c: &mut Ctx<'_>, sig: u32) -> KResult<u64> {
         }
         return Ok(0);
     }
-    c.k.log(&format!(
-        "{}: delivering {} to an application handler is not supported yet; signal ignored",
-        c.proc.exe,
-        signal_name(sig)
-    ));
+    c.k.log(&format!("{}: delivering {} to an application handler is not supported yet; signal ignored", c.proc.exe, signal_name(sig)));
     Ok(0)
 }
 

@@ -3,15 +3,15 @@
 
 use super::ramfs::RamFs;
 use super::{DirEntry, Inode, InodeRef};
-use alloc::collections::BTreeMap;
-use alloc::vec::Vec;
-use myst_abi::structs::Statfs;
 use crate::error::KResult;
 use crate::kerr;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::any::Any;
 use myst_abi::consts::*;
 use myst_abi::structs::Stat;
+use myst_abi::structs::Statfs;
 
 /// Kind of a character device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

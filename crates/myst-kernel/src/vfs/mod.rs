@@ -181,6 +181,9 @@ pub struct Vfs {
     root: InodeRef,
     /// Mounts keyed by (dev, ino) of the covered directory.
     mounts: Mutex<BTreeMap<(u64, u64), Mount>>,
+    /// File systems attached as top-level names of the root without a directory in the
+    /// root file system (so that a host-directory rootfs is never modified to hold /dev).
+    root_extra: Mutex<BTreeMap<Vec<u8>, Mount>>,
 }
 
 /// Result of resolving a path up to its last component.
@@ -221,7 +224,7 @@ pub fn join(base: &str, rel: &[u8]) -> Vec<u8> {
 impl Vfs {
     /// A VFS whose root is `root`.
     pub fn new(root: InodeRef) -> Self {
-        Self { root, mounts: Mutex::new(BTreeMap::new()) }
+        Self { root, mounts: Mutex::new(BTreeMap::new()), root_extra: Mutex::new(BTreeMap::new()) }
     }
 
     /// The root inode.
@@ -240,9 +243,18 @@ impl Vfs {
         Ok(())
     }
 
-    /// Current mounts, root first.
+    /// Attaches `root` as top-level directory `/name`, hiding anything of that name in the
+    /// root file system.
+    pub fn attach_top(&self, name: &str, root: InodeRef, fstype: &'static str, source: &str) {
+        let m = Mount { path: alloc::format!("/{name}"), root, fstype, source: source.into() };
+        self.root_extra.lock().insert(name.as_bytes().to_vec(), m);
+    }
+
+    /// Current mounts.
     pub fn mounts(&self) -> Vec<Mount> {
-        self.mounts.lock().values().cloned().collect()
+        let mut v: Vec<Mount> = self.root_extra.lock().values().cloned().collect();
+        v.extend(self.mounts.lock().values().cloned());
+        v
     }
 
     fn cross(&self, i: InodeRef) -> InodeRef {
@@ -298,7 +310,11 @@ impl Vfs {
                 }
                 _ => {}
             }
-            let child = self.cross(cur.lookup(comp)?);
+            let extra = if stack.is_empty() { self.root_extra.lock().get(*comp).map(|m| m.root.clone()) } else { None };
+            let child = match extra {
+                Some(r) => r,
+                None => self.cross(cur.lookup(comp)?),
+            };
             let st = child.stat()?;
             if st.mode & S_IFMT == S_IFLNK && (!last || follow_last || must_dir) {
                 if *budget == 0 {

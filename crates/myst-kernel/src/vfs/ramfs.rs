@@ -105,6 +105,7 @@ impl RamNode {
     }
 
     /// Adds a child of any kind (used by the CPIO unpacker and devfs). Returns the child.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_child(&self, name: &[u8], mode: u32, uid: u32, gid: u32, mtime: i64, data: &[u8], rdev: u64) -> KResult<Arc<RamNode>> {
         let content = match mode & S_IFMT {
             S_IFDIR => Content::Dir(BTreeMap::new()),
@@ -336,10 +337,7 @@ impl Inode for RamNode {
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         let c = self.content.lock();
         let Content::Dir(map) = &*c else { kerr!(ENOTDIR) };
-        Ok(map
-            .iter()
-            .map(|(n, node)| DirEntry { name: n.clone(), ino: node.ino, dtype: dtype_of(node.meta.lock().mode) })
-            .collect())
+        Ok(map.iter().map(|(n, node)| DirEntry { name: n.clone(), ino: node.ino, dtype: dtype_of(node.meta.lock().mode) }).collect())
     }
 
     fn readlink(&self) -> KResult<Vec<u8>> {
