@@ -30,6 +30,9 @@ impl User<'_> {
 
     /// Copies `buf.len()` bytes from `addr`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         self.check(addr, buf.len(), PROT_READ)?;
         Ok(crate::tcall().user_read(addr, buf)?)
     }
@@ -58,6 +61,9 @@ impl User<'_> {
 
     /// Writes `buf` to `addr`.
     pub fn write(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
         self.check(addr, buf.len(), PROT_WRITE)?;
         Ok(crate::tcall().user_write(addr, buf)?)
     }
