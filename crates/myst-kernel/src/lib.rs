@@ -12,10 +12,12 @@ extern crate alloc;
 
 pub mod error;
 pub mod fdtable;
+pub mod futex;
 pub mod loader;
 pub mod locks;
 pub mod mm;
 pub mod process;
+pub mod signal;
 pub mod strace;
 pub mod sync;
 pub mod syscall;
@@ -132,12 +134,21 @@ pub struct Kernel {
     pub locks: locks::LockTable,
     /// Boot time (monotonic), for sysinfo uptime.
     pub boot_mono: Timespec,
+    /// Futex wait queues.
+    pub futexes: futex::FutexTable,
+    /// Next thread/process id.
+    pub next_tid: core::sync::atomic::AtomicU32,
 }
 
 impl Kernel {
     /// Looks up a thread.
     pub fn thread(&self, tid: u32) -> Option<Arc<Thread>> {
         self.threads.lock().get(&tid).cloned()
+    }
+
+    /// A fresh thread id.
+    pub fn alloc_tid(&self) -> u32 {
+        self.next_tid.fetch_add(1, core::sync::atomic::Ordering::Relaxed)
     }
 
     /// Prints a line on the host's stderr.
@@ -167,9 +178,28 @@ impl Upcall for Kernel {
     }
 
     fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume {
-        let exe = self.thread(tid).map(|t| t.process.exe.clone()).unwrap_or_default();
-        self.log(&format!("{} killed by {} at address {:#x} (rip {:#x})", exe, signal_name(fault.signo), fault.addr, regs.rip));
-        self.exit_all(128 + fault.signo as i32)
+        let Some(t) = self.thread(tid) else {
+            self.log("fault on an unknown thread");
+            self.exit_all(128 + fault.signo as i32);
+        };
+        let s = signal::SigInfo { signo: fault.signo, code: fault.code.max(1), addr: fault.addr, ..Default::default() };
+        let sig = fault.signo;
+        let act = t.process.sigactions.lock()[sig as usize];
+        let blocked = *t.sigmask.lock() & signal::bit(sig) != 0;
+        if act.handler <= 1 || blocked {
+            // Default, ignored or blocked: a synchronous fault kills (as Linux forces it).
+            signal::terminate(self, &t.process, s);
+        }
+        t.pending.lock().queue.insert(0, s);
+        signal::deliver(self, &t, regs);
+        Resume::User
+    }
+
+    fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume {
+        if let Some(t) = self.thread(tid) {
+            signal::deliver(self, &t, regs);
+        }
+        Resume::User
     }
 }
 
@@ -264,6 +294,8 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         max_affinity_cpus: args.max_affinity_cpus,
         locks: locks::LockTable::default(),
         boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
+        futexes: futex::FutexTable::default(),
+        next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
     });
     // Standard directories: /tmp (a ramfs where the rootfs has none), /dev.
     let root = k.vfs.root();

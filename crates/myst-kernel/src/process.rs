@@ -61,6 +61,10 @@ pub struct Process {
     pub creds: Creds,
     /// Supplementary groups.
     pub groups: Vec<u32>,
+    /// Live thread ids.
+    pub threads: Mutex<Vec<u32>>,
+    /// Signals directed at the process.
+    pub pending: Mutex<crate::signal::Pending>,
 }
 
 /// A thread.
@@ -77,6 +81,12 @@ pub struct Thread {
     pub sigmask: Mutex<u64>,
     /// `sigaltstack` (sp, flags, size).
     pub altstack: Mutex<(u64, u32, u64)>,
+    /// Signals directed at this thread.
+    pub pending: Mutex<crate::signal::Pending>,
+    /// Mask to restore after the next handler (rt_sigsuspend).
+    pub saved_mask: Mutex<Option<u64>>,
+    /// Bumped and futex-woken to interrupt a kernel wait of this thread.
+    pub wake: core::sync::atomic::AtomicU32,
 }
 
 fn default_rlimits(nofile: u64, stack: u64) -> [Rlimit; 16] {
@@ -117,6 +127,8 @@ impl Process {
             sigactions: Mutex::new([SigAction::default(); 65]),
             creds: Creds { uid: info.uid, gid: info.gid },
             groups: alloc::vec![info.gid],
+            threads: Mutex::new(alloc::vec![FIRST_PID]),
+            pending: Mutex::new(Default::default()),
         }))
     }
 }
@@ -131,6 +143,9 @@ impl Thread {
             robust_list: Mutex::new((0, 0)),
             sigmask: Mutex::new(0),
             altstack: Mutex::new((0, 2, 0)),
+            pending: Mutex::new(Default::default()),
+            saved_mask: Mutex::new(None),
+            wake: core::sync::atomic::AtomicU32::new(0),
         })
     }
 }

@@ -8,7 +8,8 @@
 //! may have changed through `arch_prctl`).
 
 use myst_tcall::{Fault, Upcall, UserRegs};
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 
 /// Per-thread block reached through the gs base. Field offsets are used by the assembly.
 #[repr(C)]
@@ -26,7 +27,15 @@ pub struct ThreadBlock {
     pub tid: u64,
     /// 40: Syscall User Dispatch selector byte.
     pub selector: u8,
+    /// 48: the host ucontext of the kernel entry in progress (for FPU state access).
+    pub cur_uctx: u64,
 }
+
+/// Host signal the target uses to interrupt a thread (never visible to the application).
+pub const SIG_INTERRUPT: i32 = 63;
+
+/// Host thread ids by kernel thread id.
+static HOST_TIDS: Mutex<BTreeMap<u32, i32>> = Mutex::new(BTreeMap::new());
 
 static UPCALL: OnceLock<&'static dyn Upcall> = OnceLock::new();
 static REGION: OnceLock<(u64, u64)> = OnceLock::new();
@@ -102,7 +111,7 @@ fn gs_block() -> *mut ThreadBlock {
 }
 
 /// The host signals the gate handles.
-const SIGNALS: [i32; 6] = [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP];
+const SIGNALS: [i32; 7] = [libc::SIGSYS, libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, SIG_INTERRUPT];
 
 #[repr(C)]
 struct KSigaction {
@@ -165,12 +174,33 @@ pub fn enter(tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall, region: (u6
     let host_fs: u64;
     // SAFETY: reads this thread's fs base (FSGSBASE is enabled; checked at target creation).
     unsafe { std::arch::asm!("rdfsbase {}", out(reg) host_fs, options(nomem, nostack, preserves_flags)) };
-    let block = Box::leak(Box::new(ThreadBlock { self_ptr: 0, host_fs, app_fs: regs.fs_base, in_kernel: 1, tid: tid as u64, selector: 1 }));
+    let block = Box::leak(Box::new(ThreadBlock {
+        self_ptr: 0,
+        host_fs,
+        app_fs: regs.fs_base,
+        in_kernel: 1,
+        tid: tid as u64,
+        selector: 1,
+        cur_uctx: 0,
+    }));
     block.self_ptr = block as *mut ThreadBlock as u64;
     let bp = block.self_ptr;
     // SAFETY: points gs at the leaked, never-freed block of this thread; nothing else uses gs.
     unsafe { std::arch::asm!("wrgsbase {}", in(reg) bp, options(nostack, preserves_flags)) };
     let regs_copy = Box::leak(Box::new(*regs));
+    // SAFETY: gettid has no preconditions.
+    let htid = unsafe { libc::gettid() };
+    if let Ok(mut m) = HOST_TIDS.lock() {
+        m.insert(tid, htid);
+    }
+    // Application code runs with no host signal blocked (the thread may have been created
+    // from inside a handler, whose mask it inherited).
+    // SAFETY: an empty, initialised sigset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
     // SAFETY: arms inclusive Syscall User Dispatch over the application region with the
     // selector in the leaked block (valid for the thread's life); the result is checked.
     let r =
@@ -250,6 +280,11 @@ fn regs_into(r: &UserRegs, g: &mut [i64; 23]) {
 
 /// A fault while kernel or target code runs: a myst bug, never the application's.
 extern "C" fn host_signal_nested(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    if sig == SIG_INTERRUPT {
+        // The kernel is running on this thread: returning makes a blocking host call fail
+        // with EINTR, and the kernel then looks at its pending signals.
+        return;
+    }
     // SAFETY: the kernel passed valid siginfo and ucontext for this signal.
     let (addr, rip) = unsafe { ((*info).si_addr() as u64, (*(uctx as *mut libc::ucontext_t)).uc_mcontext.gregs[REG_RIP]) };
     eprintln!("myst: internal fault: {} at {addr:#x} (rip {rip:#x}); this is a myst bug", myst_abi::consts::signal_name(sig as u32));
@@ -269,8 +304,11 @@ extern "C" fn host_signal(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     };
     let mut regs = regs_from(&uc.uc_mcontext.gregs, blk.app_fs);
     let tid = blk.tid as u32;
+    blk.cur_uctx = uctx as u64;
     if sig == libc::SIGSYS {
         up.syscall(tid, &mut regs);
+    } else if sig == SIG_INTERRUPT {
+        up.interrupt(tid, &mut regs);
     } else {
         // SAFETY: siginfo is valid for this fault signal.
         let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as u64) };
@@ -278,4 +316,37 @@ extern "C" fn host_signal(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     }
     regs_into(&regs, &mut uc.uc_mcontext.gregs);
     blk.app_fs = regs.fs_base;
+}
+
+/// Host thread id of kernel thread `tid`.
+pub fn host_tid(tid: u32) -> Option<i32> {
+    HOST_TIDS.lock().ok()?.get(&tid).copied()
+}
+
+/// Forgets the calling thread's host id.
+pub fn forget_tid(tid: u32) {
+    if let Ok(mut m) = HOST_TIDS.lock() {
+        m.remove(&tid);
+    }
+}
+
+/// The kernel tid of the calling thread (from its gs block).
+pub fn current_tid() -> u32 {
+    let b = gs_block();
+    // SAFETY: called only from kernel code on a thread whose gs points at its block.
+    unsafe { (*b).tid as u32 }
+}
+
+/// The FXSAVE image of the application at the current kernel entry.
+pub fn fpu_area() -> Option<*mut u8> {
+    let b = gs_block();
+    // SAFETY: gs points at this thread's block; cur_uctx is the live host ucontext of the
+    // signal being handled (set before the upcall), whose fpregs points at its FP state.
+    unsafe {
+        let uc = (*b).cur_uctx as *mut libc::ucontext_t;
+        if uc.is_null() || (*uc).uc_mcontext.fpregs.is_null() {
+            return None;
+        }
+        Some((*uc).uc_mcontext.fpregs as *mut u8)
+    }
 }

@@ -164,14 +164,8 @@ impl Tcall for LinuxTarget {
     }
 
     fn console_read(&self, buf: &mut [u8]) -> TResult<usize> {
-        loop {
-            // SAFETY: valid buffer.
-            let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long;
-            if r < 0 && last_errno() == Errno::EINTR {
-                continue;
-            }
-            return check(r);
-        }
+        // SAFETY: valid buffer. EINTR (a signal for the application) goes to the kernel.
+        check(unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)
     }
 
     fn console_isatty(&self, fd: u32) -> Option<(u16, u16)> {
@@ -204,19 +198,13 @@ impl Tcall for LinuxTarget {
     }
 
     fn sleep(&self, ns: u64) -> TResult<()> {
-        let mut req = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
-        loop {
-            let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-            // SAFETY: valid timespecs.
-            let r = unsafe { libc::nanosleep(&req, &mut rem) };
-            if r == 0 {
-                return Ok(());
-            }
-            if last_errno() != Errno::EINTR {
-                return Err(last_errno());
-            }
-            req = rem;
+        let req = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+        // SAFETY: valid timespec; an interrupt returns EINTR to the kernel.
+        let r = unsafe { libc::nanosleep(&req, std::ptr::null_mut()) };
+        if r != 0 {
+            return Err(last_errno());
         }
+        Ok(())
     }
 
     fn random(&self, buf: &mut [u8]) -> TResult<()> {
@@ -309,6 +297,70 @@ impl Tcall for LinuxTarget {
     fn exit_process(&self, status: i32) -> ! {
         // SAFETY: ends the process; the kernel has no buffered state to flush.
         unsafe { libc::_exit(status) }
+    }
+
+    fn thread_create(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<()> {
+        let regs = *regs;
+        let region = (self.region.start, self.region.len);
+        std::thread::Builder::new()
+            .name(format!("myst-{tid}"))
+            .stack_size(256 << 10)
+            .spawn(move || {
+                if let Err(e) = crate::gate::install_altstack(1 << 20) {
+                    eprintln!("myst: {e}");
+                    std::process::exit(127);
+                }
+                crate::gate::enter(tid, &regs, upcall, region)
+            })
+            .map(|_| ())
+            .map_err(|_| Errno::EAGAIN)
+    }
+
+    fn thread_exit(&self) -> ! {
+        crate::gate::forget_tid(crate::gate::current_tid());
+        // SAFETY: ends only the calling host thread; its kernel state is already gone and
+        // its leaked block and stacks are never touched again.
+        unsafe {
+            libc::syscall(libc::SYS_exit, 0);
+        }
+        unreachable!("SYS_exit returned")
+    }
+
+    fn thread_interrupt(&self, tid: u32) {
+        if let Some(h) = crate::gate::host_tid(tid) {
+            // SAFETY: tgkill to a thread of this process with the target's own signal.
+            unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), h, crate::gate::SIG_INTERRUPT) };
+        }
+    }
+
+    fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32> {
+        if !addr.is_multiple_of(4) || !self.region.contains(addr, 4) {
+            return Err(Errno::EFAULT);
+        }
+        // SAFETY: aligned, inside the region, and the kernel checked the page is writable.
+        let a = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
+        Ok(match a.compare_exchange(old, new, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst) {
+            Ok(v) | Err(v) => v,
+        })
+    }
+
+    fn fpu_get(&self, buf: &mut [u8; 512]) {
+        match crate::gate::fpu_area() {
+            // SAFETY: the host FP state area holds at least the 512-byte FXSAVE image.
+            Some(p) => unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), 512) },
+            None => buf.fill(0),
+        }
+    }
+
+    fn fpu_set(&self, buf: &[u8; 512]) {
+        if let Some(p) = crate::gate::fpu_area() {
+            let mut b = *buf;
+            // MXCSR reserved bits must stay clear or the host's sigreturn faults.
+            let mxcsr = u32::from_le_bytes([b[24], b[25], b[26], b[27]]) & 0xffff;
+            b[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+            // SAFETY: writes the FXSAVE part of the live host FP state area.
+            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), p, 512) };
+        }
     }
 
     fn host_mount(&self, path: &str) -> TResult<u32> {

@@ -80,6 +80,9 @@ pub trait Upcall: Sync {
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume;
     /// The application on kernel thread `tid` took a synchronous fault.
     fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume;
+    /// Kernel thread `tid` was interrupted while running application code (a signal is
+    /// probably pending for it).
+    fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume;
 }
 
 /// Memory protection for region operations (Linux `PROT_*` bits).
@@ -180,6 +183,22 @@ pub trait Tcall: Sync {
     fn yield_now(&self);
     /// Ends the whole application with `status` (0..255 exit code, or 128+signal).
     fn exit_process(&self, status: i32) -> !;
+    /// Starts a new host thread that runs application code from `regs` as kernel thread
+    /// `tid` (its syscalls and faults reach `upcall`).
+    fn thread_create(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<()>;
+    /// Ends the calling host thread (the kernel has already torn its state down).
+    fn thread_exit(&self) -> !;
+    /// Makes kernel thread `tid` enter the kernel soon: interrupts a blocking host call it is
+    /// in, or, if it runs application code, makes it call [`Upcall::interrupt`].
+    fn thread_interrupt(&self, tid: u32);
+    /// Atomically compares-and-exchanges the u32 at `addr` in application memory; returns the
+    /// value found.
+    fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32>;
+    /// The application's floating-point/SSE state (512-byte FXSAVE image) at the current
+    /// kernel entry on this thread.
+    fn fpu_get(&self, buf: &mut [u8; 512]);
+    /// Replaces the application's FXSAVE state for when this kernel entry returns.
+    fn fpu_set(&self, buf: &[u8; 512]);
 
     // ----- hostfs
     /// Registers host directory `path` (host syntax) as a hostfs root; returns its handle.

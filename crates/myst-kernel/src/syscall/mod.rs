@@ -9,6 +9,8 @@ mod io;
 mod mem;
 mod misc;
 mod proc;
+mod signal;
+mod thread;
 mod time;
 
 use crate::error::{Error, KResult};
@@ -371,23 +373,34 @@ static ROWS: &[Row] = &[
         Partial,
         "PR_SET_NAME, PR_GET_NAME, PR_SET_DUMPABLE, PR_GET_DUMPABLE"
     ),
-    row!(SYS_EXIT, "exit", proc::exit, [Int], NoReturn, Partial, "single-threaded: ends the process"),
-    row!(SYS_EXIT_GROUP, "exit_group", proc::exit_group, [Int], NoReturn, Full, ""),
     row!(SYS_GETRANDOM, "getrandom", proc::getrandom, [Out, Int, Hex], Int, Full, ""),
+    // threads and signals
+    row!(SYS_CLONE, "clone", thread::clone, [Hex, Ptr, Ptr, Ptr, Ptr], Int, Partial, "threads; fork and vfork come with processes"),
+    row!(SYS_CLONE3, "clone3", thread::clone3, [Ptr, Int], Int, Partial, "threads; fork and vfork come with processes"),
+    row!(SYS_EXIT, "exit", thread::exit, [Int], NoReturn, Full, ""),
+    row!(SYS_EXIT_GROUP, "exit_group", thread::exit_group, [Int], NoReturn, Full, ""),
     row!(
-        SYS_RT_SIGACTION,
-        "rt_sigaction",
-        proc::rt_sigaction,
-        [Sig, Ptr, Out, Int],
+        SYS_FUTEX,
+        "futex",
+        thread::futex,
+        [Ptr, Int, Int, Ptr, Ptr, Hex],
         Int,
         Partial,
-        "dispositions are recorded; delivery to handlers comes with the signals work"
+        "WAIT, WAKE, *_BITSET, REQUEUE, CMP_REQUEUE, WAKE_OP; no PI operations yet"
     ),
-    row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", proc::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),
-    row!(SYS_SIGALTSTACK, "sigaltstack", proc::sigaltstack, [Ptr, Out], Int, Full, ""),
-    row!(SYS_KILL, "kill", proc::kill, [Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
-    row!(SYS_TKILL, "tkill", proc::tkill, [Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
-    row!(SYS_TGKILL, "tgkill", proc::tgkill, [Int, Int, Sig], Int, Partial, "signals to the process itself: default actions only"),
+    row!(SYS_RT_SIGACTION, "rt_sigaction", signal::rt_sigaction, [Sig, Ptr, Out, Int], Int, Full, ""),
+    row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", signal::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),
+    row!(SYS_RT_SIGRETURN, "rt_sigreturn", signal::rt_sigreturn, [], Int, Full, ""),
+    row!(SYS_RT_SIGPENDING, "rt_sigpending", signal::rt_sigpending, [Out, Int], Int, Full, ""),
+    row!(SYS_RT_SIGSUSPEND, "rt_sigsuspend", signal::rt_sigsuspend, [Ptr, Int], Int, Full, ""),
+    row!(SYS_RT_SIGTIMEDWAIT, "rt_sigtimedwait", signal::rt_sigtimedwait, [Ptr, Out, Ptr, Int], Int, Full, ""),
+    row!(SYS_RT_SIGQUEUEINFO, "rt_sigqueueinfo", signal::rt_sigqueueinfo, [Int, Sig, Ptr], Int, Full, ""),
+    row!(SYS_RT_TGSIGQUEUEINFO, "rt_tgsigqueueinfo", signal::rt_tgsigqueueinfo, [Int, Int, Sig, Ptr], Int, Full, ""),
+    row!(SYS_SIGALTSTACK, "sigaltstack", signal::sigaltstack, [Ptr, Out], Int, Full, ""),
+    row!(SYS_PAUSE, "pause", signal::pause, [], Int, Full, ""),
+    row!(SYS_KILL, "kill", signal::kill, [Int, Sig], Int, Partial, "within the application's own processes only"),
+    row!(SYS_TKILL, "tkill", signal::tkill, [Int, Sig], Int, Full, ""),
+    row!(SYS_TGKILL, "tgkill", signal::tgkill, [Int, Int, Sig], Int, Full, ""),
     // time
     row!(SYS_CLOCK_GETTIME, "clock_gettime", time::clock_gettime, [Int, Out], Int, Full, ""),
     row!(SYS_CLOCK_GETRES, "clock_getres", time::clock_getres, [Int, Out], Int, Full, ""),
@@ -446,6 +459,24 @@ pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
         crate::strace::print(&ctx, nr, &args, Some(&result));
     }
     ctx.regs.rax = encode(&result);
+    if crate::signal::has_deliverable(thread) {
+        let interrupted = matches!(&result, Err(e) if e.errno == Errno::EINTR);
+        if interrupted {
+            let restart = match crate::signal::peek(thread) {
+                Some((sig, act)) => {
+                    let runs_handler = act.handler > 1
+                        || (act.handler == 0 && crate::signal::default_action(sig) == crate::signal::DefaultAction::Terminate);
+                    !runs_handler || (act.flags & SA_RESTART != 0 && crate::signal::restartable(nr))
+                }
+                None => false,
+            };
+            if restart {
+                ctx.regs.rax = nr as u64;
+                ctx.regs.rip -= 2;
+            }
+        }
+        crate::signal::deliver(k, thread, ctx.regs);
+    }
 }
 
 fn report_unsupported(k: &Kernel, proc: &Process, nr: usize) {

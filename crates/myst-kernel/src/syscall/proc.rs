@@ -3,8 +3,6 @@
 use super::Ctx;
 use crate::error::KResult;
 use crate::kerr;
-use crate::process::SigAction;
-use alloc::format;
 use myst_abi::consts::*;
 use myst_abi::structs::{Enc, Rlimit, Utsname};
 
@@ -290,14 +288,6 @@ pub fn prctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn exit(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    c.k.exit_all((a[0] & 0xff) as i32)
-}
-
-pub fn exit_group(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    c.k.exit_all((a[0] & 0xff) as i32)
-}
-
 pub fn getrandom(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if a[2] as u32 & !(GRND_NONBLOCK | GRND_RANDOM | 4) != 0 {
         kerr!(EINVAL);
@@ -307,118 +297,4 @@ pub fn getrandom(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     crate::random(&mut buf)?;
     c.user().write(a[0], &buf)?;
     Ok(len as u64)
-}
-
-pub fn rt_sigaction(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let sig = a[0] as u32;
-    if sig == 0 || sig > NSIG || a[3] != 8 {
-        kerr!(EINVAL);
-    }
-    if a[1] != 0 && (sig == SIGKILL || sig == SIGSTOP) {
-        kerr!(EINVAL);
-    }
-    let old = c.proc.sigactions.lock()[sig as usize];
-    if a[1] != 0 {
-        let raw = c.user().read_arr::<32>(a[1])?;
-        let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8"));
-        c.proc.sigactions.lock()[sig as usize] = SigAction { handler: w(0), flags: w(1), restorer: w(2), mask: w(3) };
-    }
-    if a[2] != 0 {
-        let b = Enc::<32>::new().u64(old.handler).u64(old.flags).u64(old.restorer).u64(old.mask).finish();
-        c.user().write(a[2], &b)?;
-    }
-    Ok(0)
-}
-
-pub fn rt_sigprocmask(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[3] != 8 {
-        kerr!(EINVAL);
-    }
-    let old = *c.thread.sigmask.lock();
-    if a[1] != 0 {
-        let set = c.user().read_u64(a[1])? & !((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)));
-        let new = match a[0] as u32 {
-            SIG_BLOCK => old | set,
-            SIG_UNBLOCK => old & !set,
-            SIG_SETMASK => set,
-            _ => kerr!(EINVAL),
-        };
-        *c.thread.sigmask.lock() = new;
-    }
-    if a[2] != 0 {
-        c.user().write_u64(a[2], old)?;
-    }
-    Ok(0)
-}
-
-pub fn sigaltstack(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let old = *c.thread.altstack.lock();
-    if a[0] != 0 {
-        let raw = c.user().read_arr::<24>(a[0])?;
-        let sp = u64::from_le_bytes(raw[0..8].try_into().expect("8"));
-        let flags = u32::from_le_bytes(raw[8..12].try_into().expect("4"));
-        let size = u64::from_le_bytes(raw[16..24].try_into().expect("8"));
-        if flags & !(2 | 0x8000_0000) != 0 {
-            kerr!(EINVAL);
-        }
-        if flags & 2 == 0 && size < 2048 {
-            kerr!(ENOMEM);
-        }
-        *c.thread.altstack.lock() = (sp, flags, size);
-    }
-    if a[1] != 0 {
-        let b = Enc::<24>::new().u64(old.0).u32(old.1).pad(4).u64(old.2).finish();
-        c.user().write(a[1], &b)?;
-    }
-    Ok(0)
-}
-
-/// Whether the default action of `sig` terminates the process.
-fn default_terminates(sig: u32) -> bool {
-    !matches!(sig, SIGCHLD | SIGCONT | SIGURG | SIGWINCH | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
-}
-
-fn signal_self(c: &mut Ctx<'_>, sig: u32) -> KResult<u64> {
-    if sig == 0 {
-        return Ok(0);
-    }
-    if sig > NSIG {
-        kerr!(EINVAL);
-    }
-    let act = c.proc.sigactions.lock()[sig as usize];
-    let blocked = *c.thread.sigmask.lock() & (1 << (sig - 1)) != 0;
-    if sig != SIGKILL && (act.handler == SIG_IGN || blocked) {
-        return Ok(0);
-    }
-    if sig == SIGKILL || act.handler == SIG_DFL {
-        if default_terminates(sig) {
-            c.k.log(&format!("{} killed by {}", c.proc.exe, signal_name(sig)));
-            c.k.exit_all(128 + sig as i32);
-        }
-        return Ok(0);
-    }
-    c.k.log(&format!("{}: delivering {} to an application handler is not supported yet; signal ignored", c.proc.exe, signal_name(sig)));
-    Ok(0)
-}
-
-pub fn kill(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let pid = a[0] as i32;
-    if pid == c.proc.pid as i32 || pid == 0 || pid == -1 || pid == -(c.proc.pid as i32) {
-        return signal_self(c, a[1] as u32);
-    }
-    kerr!(ESRCH)
-}
-
-pub fn tkill(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] as u32 != c.thread.tid {
-        kerr!(ESRCH);
-    }
-    signal_self(c, a[1] as u32)
-}
-
-pub fn tgkill(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] as u32 != c.proc.pid || a[1] as u32 != c.thread.tid {
-        kerr!(ESRCH);
-    }
-    signal_self(c, a[2] as u32)
 }

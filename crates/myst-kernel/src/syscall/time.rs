@@ -68,14 +68,36 @@ fn read_ts(c: &Ctx<'_>, p: u64) -> KResult<Timespec> {
     Ok(t)
 }
 
-fn sleep_ns(ns: u128) -> KResult<()> {
-    let ns = ns.min(u64::MAX as u128) as u64;
-    Ok(crate::tcall().sleep(ns)?)
+/// Sleeps until `deadline` (ns on `clock`); a deliverable signal ends it with EINTR and
+/// the time left.
+fn sleep_until(c: &Ctx<'_>, clock: u32, deadline: u128) -> Result<(), u128> {
+    let tc = crate::tcall();
+    loop {
+        let gen = c.thread.wake.load(core::sync::atomic::Ordering::SeqCst);
+        let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
+        if now >= deadline {
+            return Ok(());
+        }
+        if crate::signal::has_deliverable(c.thread) {
+            return Err(deadline - now);
+        }
+        let _ = tc.futex_wait(&c.thread.wake, gen, Some((deadline - now).min(u64::MAX as u128) as u64));
+    }
+}
+
+fn now(clock: u32) -> u128 {
+    crate::tcall().clock_gettime(clock).unwrap_or_default().as_nanos()
 }
 
 pub fn nanosleep(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let t = read_ts(c, a[0])?;
-    sleep_ns(t.as_nanos())?;
+    let d = now(CLOCK_MONOTONIC) + t.as_nanos();
+    if let Err(left) = sleep_until(c, CLOCK_MONOTONIC, d) {
+        if a[1] != 0 {
+            c.user().write(a[1], &Timespec::from_nanos(left).to_bytes())?;
+        }
+        kerr!(EINTR);
+    }
     Ok(0)
 }
 
@@ -84,16 +106,15 @@ pub fn clock_nanosleep(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if id == CLOCK_THREAD_CPUTIME_ID {
         kerr!(EINVAL);
     }
+    let clock = if id == CLOCK_PROCESS_CPUTIME_ID { CLOCK_MONOTONIC } else { id };
     let t = read_ts(c, a[2])?;
-    if a[1] as u32 & TIMER_ABSTIME != 0 {
-        let clock = if id == CLOCK_PROCESS_CPUTIME_ID { CLOCK_MONOTONIC } else { id };
-        let now = crate::tcall().clock_gettime(clock)?;
-        let (t, n) = (t.as_nanos(), now.as_nanos());
-        if t > n {
-            sleep_ns(t - n)?;
+    let abs = a[1] as u32 & TIMER_ABSTIME != 0;
+    let d = if abs { t.as_nanos() } else { now(clock) + t.as_nanos() };
+    if let Err(left) = sleep_until(c, clock, d) {
+        if !abs && a[3] != 0 {
+            c.user().write(a[3], &Timespec::from_nanos(left).to_bytes())?;
         }
-    } else {
-        sleep_ns(t.as_nanos())?;
+        kerr!(EINTR);
     }
     Ok(0)
 }

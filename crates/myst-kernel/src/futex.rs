@@ -1,0 +1,257 @@
+//! Futexes over application memory, with the kernel's own wait queues (so the design works
+//! on every target): a waiter blocks on its own word through the `futex_wait` TCALL.
+
+use crate::error::KResult;
+use crate::kerr;
+use crate::process::Thread;
+use crate::sync::Mutex;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use myst_abi::structs::Timespec;
+
+/// One waiting thread.
+pub struct Waiter {
+    /// Set to 1 by a waker.
+    pub woken: AtomicU32,
+    /// FUTEX_WAIT_BITSET mask.
+    pub bitset: u32,
+    /// The waiting thread.
+    pub thread: Arc<Thread>,
+}
+
+impl Waiter {
+    fn wake(&self) {
+        self.woken.store(1, Ordering::SeqCst);
+        self.thread.wake.fetch_add(1, Ordering::SeqCst);
+        let _ = crate::tcall().futex_wake(&self.thread.wake, u32::MAX);
+    }
+}
+
+/// Wait queues keyed by application address.
+#[derive(Default)]
+pub struct FutexTable {
+    queues: Mutex<BTreeMap<u64, Vec<Arc<Waiter>>>>,
+}
+
+/// Why a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEnd {
+    /// Woken by FUTEX_WAKE (or requeue target wake).
+    Woken,
+    /// Deadline passed.
+    TimedOut,
+    /// A signal is pending.
+    Interrupted,
+}
+
+impl FutexTable {
+    /// FUTEX_WAIT: blocks while `*addr == val` until woken, the deadline (monotonic ns or
+    /// realtime ns, per `realtime`) or a signal.
+    pub fn wait(&self, t: &Arc<Thread>, addr: u64, val: u32, bitset: u32, deadline: Option<(u128, bool)>) -> KResult<WaitEnd> {
+        if bitset == 0 {
+            kerr!(EINVAL);
+        }
+        if !addr.is_multiple_of(4) {
+            kerr!(EINVAL);
+        }
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        let w = Arc::new(Waiter { woken: AtomicU32::new(0), bitset, thread: t.clone() });
+        {
+            let mut q = self.queues.lock();
+            let cur = u32::from_le_bytes(user.read_arr::<4>(addr)?);
+            if cur != val {
+                kerr!(EAGAIN);
+            }
+            q.entry(addr).or_default().push(w.clone());
+        }
+        let tc = crate::tcall();
+        let end = loop {
+            let gen = t.wake.load(Ordering::SeqCst);
+            if w.woken.load(Ordering::SeqCst) != 0 {
+                break WaitEnd::Woken;
+            }
+            if crate::signal::has_deliverable(t) {
+                break WaitEnd::Interrupted;
+            }
+            let timeout = match deadline {
+                None => None,
+                Some((d, realtime)) => {
+                    let clock = if realtime { myst_abi::consts::CLOCK_REALTIME } else { myst_abi::consts::CLOCK_MONOTONIC };
+                    let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
+                    if now >= d {
+                        break WaitEnd::TimedOut;
+                    }
+                    Some((d - now).min(u64::MAX as u128) as u64)
+                }
+            };
+            // Wakers and signal senders both bump and wake t.wake: no lost wake-up.
+            let _ = tc.futex_wait(&t.wake, gen, timeout);
+        };
+        if end != WaitEnd::Woken {
+            let mut q = self.queues.lock();
+            if w.woken.load(Ordering::SeqCst) != 0 {
+                return Ok(WaitEnd::Woken);
+            }
+            let mut empty = false;
+            for v in q.values_mut() {
+                v.retain(|x| !Arc::ptr_eq(x, &w));
+            }
+            if let Some(v) = q.get(&addr) {
+                empty = v.is_empty();
+            }
+            if empty {
+                q.remove(&addr);
+            }
+        }
+        Ok(end)
+    }
+
+    /// FUTEX_WAKE: wakes up to `n` waiters whose bitset intersects `bitset`.
+    pub fn wake(&self, addr: u64, n: u32, bitset: u32) -> u32 {
+        let mut q = self.queues.lock();
+        let woken = Self::wake_locked(&mut q, addr, n, bitset);
+        drop(q);
+        woken
+    }
+
+    fn wake_locked(q: &mut BTreeMap<u64, Vec<Arc<Waiter>>>, addr: u64, n: u32, bitset: u32) -> u32 {
+        let Some(v) = q.get_mut(&addr) else { return 0 };
+        let mut count = 0;
+        v.retain(|w| {
+            if count < n && w.bitset & bitset != 0 {
+                count += 1;
+                w.wake();
+                false
+            } else {
+                true
+            }
+        });
+        if v.is_empty() {
+            q.remove(&addr);
+        }
+        count
+    }
+
+    /// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE: wakes `n_wake` on `addr`, moves up to `n_move` of
+    /// the rest to `addr2`. With `cmp`, first checks `*addr == val`.
+    pub fn requeue(&self, t: &Thread, addr: u64, n_wake: u32, n_move: u32, addr2: u64, cmp: Option<u32>) -> KResult<u32> {
+        let mut q = self.queues.lock();
+        if let Some(val) = cmp {
+            let user = crate::uaccess::User { mm: &t.process.mm };
+            if u32::from_le_bytes(user.read_arr::<4>(addr)?) != val {
+                kerr!(EAGAIN);
+            }
+        }
+        let woken = Self::wake_locked(&mut q, addr, n_wake, u32::MAX);
+        let mut moved = 0;
+        if addr != addr2 {
+            if let Some(mut v) = q.remove(&addr) {
+                let k = (n_move as usize).min(v.len());
+                let rest = v.split_off(k);
+                moved = v.len() as u32;
+                q.entry(addr2).or_default().extend(v);
+                if !rest.is_empty() {
+                    q.insert(addr, rest);
+                }
+            }
+        }
+        Ok(woken + if cmp.is_some() { moved } else { 0 })
+    }
+
+    /// FUTEX_WAKE_OP.
+    pub fn wake_op(&self, t: &Thread, addr: u64, n1: u32, n2: u32, addr2: u64, op: u32) -> KResult<u32> {
+        let mut q = self.queues.lock();
+        let tc = crate::tcall();
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        if !t.process.mm.lock().check_access(addr2, 4, myst_abi::consts::PROT_WRITE) {
+            kerr!(EFAULT);
+        }
+        let opcode = (op >> 28) & 7;
+        let shift = op & (8 << 28) != 0;
+        let cmp = (op >> 24) & 15;
+        let mut oparg = (op >> 12) & 0xfff;
+        let cmparg = op & 0xfff;
+        if shift {
+            oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+        }
+        let old = loop {
+            let cur = u32::from_le_bytes(user.read_arr::<4>(addr2)?);
+            let new = match opcode {
+                0 => oparg,
+                1 => cur.wrapping_add(oparg),
+                2 => cur | oparg,
+                3 => cur & !oparg,
+                4 => cur ^ oparg,
+                _ => kerr!(ENOSYS),
+            };
+            if tc.user_cmpxchg32(addr2, cur, new)? == cur {
+                break cur;
+            }
+        };
+        let mut n = Self::wake_locked(&mut q, addr, n1, u32::MAX);
+        let (o, a) = (old as i32, cmparg as i32);
+        let hit = match cmp {
+            0 => o == a,
+            1 => o != a,
+            2 => o < a,
+            3 => o <= a,
+            4 => o > a,
+            5 => o >= a,
+            _ => kerr!(ENOSYS),
+        };
+        if hit {
+            n += Self::wake_locked(&mut q, addr2, n2, u32::MAX);
+        }
+        Ok(n)
+    }
+}
+
+/// Converts a user timeout to an absolute deadline in ns.
+pub fn deadline(rel: Option<Timespec>, abs: Option<(Timespec, bool)>) -> Option<(u128, bool)> {
+    if let Some((t, realtime)) = abs {
+        return Some((t.as_nanos(), realtime));
+    }
+    rel.map(|t| {
+        let now = crate::tcall().clock_gettime(myst_abi::consts::CLOCK_MONOTONIC).unwrap_or_default().as_nanos();
+        (now + t.as_nanos(), false)
+    })
+}
+
+/// Runs on thread exit: the robust list and the clear-child-tid word.
+pub fn thread_exit_cleanup(k: &crate::Kernel, t: &Thread) {
+    let user = crate::uaccess::User { mm: &t.process.mm };
+    // Robust list: struct robust_list_head { next, futex_offset, list_op_pending }.
+    let (head, _) = *t.robust_list.lock();
+    if head != 0 {
+        if let (Ok(first), Ok(off)) = (user.read_u64(head), user.read_u64(head + 8)) {
+            let pending = user.read_u64(head + 16).unwrap_or(0);
+            let mut entry = first;
+            let mut n = 0;
+            let handle = |e: u64| {
+                let word = e.wrapping_add(off);
+                if let Ok(b) = user.read_arr::<4>(word) {
+                    let v = u32::from_le_bytes(b);
+                    if v & 0x3fff_ffff == t.tid {
+                        let new = (v & 0x8000_0000) | 0x4000_0000; // keep WAITERS, set OWNER_DIED
+                        let _ = crate::tcall().user_cmpxchg32(word, v, new);
+                        k.futexes.wake(word, 1, u32::MAX);
+                    }
+                }
+            };
+            while entry != head && entry != 0 && n < 2048 {
+                handle(entry);
+                entry = user.read_u64(entry).unwrap_or(head);
+                n += 1;
+            }
+            if pending != 0 {
+                handle(pending);
+            }
+        }
+    }
+    let ctid = *t.clear_child_tid.lock();
+    if ctid != 0 && user.write(ctid, &0u32.to_le_bytes()).is_ok() {
+        k.futexes.wake(ctid, 1, u32::MAX);
+    }
+}

@@ -1,0 +1,183 @@
+//! Threads: clone/clone3 (threads; fork comes with the processes work), exit, futex.
+
+use super::Ctx;
+use crate::error::KResult;
+use crate::futex::{deadline, WaitEnd};
+use crate::kerr;
+use crate::process::Thread;
+use myst_abi::structs::Timespec;
+use myst_tcall::UserRegs;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_DETACHED: u64 = 0x400000;
+const CLONE_CHILD_SETTID: u64 = 0x1000000;
+
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+}
+
+fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
+    let f = ca.flags;
+    let thread_flags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+    if f & thread_flags != thread_flags {
+        if f & CLONE_THREAD != 0 {
+            kerr!(EINVAL);
+        }
+        if f & CLONE_VM != 0 && f & CLONE_VFORK != 0 {
+            kerr!(ENOSYS, "vfork/posix_spawn needs processes (not implemented yet)");
+        }
+        kerr!(ENOSYS, "fork needs processes (not implemented yet)");
+    }
+    let known = thread_flags
+        | CLONE_FS
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_CHILD_SETTID
+        | CLONE_DETACHED
+        | 0xff;
+    if f & !known != 0 {
+        kerr!(EINVAL, "unsupported clone flags for a thread");
+    }
+    if f & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
+        kerr!(EINVAL, "threads must share the file table and fs info");
+    }
+    let tid = c.k.alloc_tid();
+    let t = Thread::new(tid, c.proc.clone());
+    *t.sigmask.lock() = *c.thread.sigmask.lock();
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        *t.clear_child_tid.lock() = ca.ctid;
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        c.user().write_u32(ca.ptid, tid)?;
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        c.user().write_u32(ca.ctid, tid)?;
+    }
+    let mut regs: UserRegs = *c.regs;
+    regs.rax = 0;
+    if ca.stack != 0 {
+        regs.rsp = ca.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        regs.fs_base = ca.tls;
+    }
+    c.k.threads.lock().insert(tid, t.clone());
+    c.proc.threads.lock().push(tid);
+    if let Err(e) = crate::tcall().thread_create(tid, &regs, c.k) {
+        c.k.threads.lock().remove(&tid);
+        c.proc.threads.lock().retain(|x| *x != tid);
+        return Err(e.into());
+    }
+    Ok(tid as u64)
+}
+
+pub fn clone(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    do_clone(c, CloneArgs { flags: a[0], stack: a[1], ptid: a[2], ctid: a[3], tls: a[4] })
+}
+
+pub fn clone3(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let size = a[1] as usize;
+    if !(64..=4096).contains(&size) {
+        kerr!(EINVAL);
+    }
+    let raw = c.user().read_vec(a[0], size)?;
+    let w = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8"));
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, ...
+    if size > 88 && raw[88..].iter().any(|&b| b != 0) && w(11) != 0 {
+        kerr!(EINVAL, "clone3 set_tid/cgroup are not supported");
+    }
+    let (stack, stack_size) = (w(5), w(6));
+    if (stack == 0) != (stack_size == 0) {
+        kerr!(EINVAL);
+    }
+    let top = if stack != 0 { stack + stack_size } else { 0 };
+    if w(4) != 0 && w(0) & CLONE_THREAD != 0 {
+        kerr!(EINVAL);
+    }
+    do_clone(c, CloneArgs { flags: w(0), stack: top, ptid: w(3), ctid: w(2), tls: w(7) })
+}
+
+pub fn exit(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    crate::futex::thread_exit_cleanup(c.k, c.thread);
+    let last = {
+        let mut ts = c.proc.threads.lock();
+        ts.retain(|x| *x != c.thread.tid);
+        ts.is_empty()
+    };
+    if last {
+        c.k.exit_all((a[0] & 0xff) as i32);
+    }
+    c.k.threads.lock().remove(&c.thread.tid);
+    crate::tcall().thread_exit()
+}
+
+pub fn exit_group(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    c.k.exit_all((a[0] & 0xff) as i32)
+}
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+
+pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let (addr, op, val, uts, addr2, val3) = (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+    let cmd = op & 127;
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    let fx = &c.k.futexes;
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            if realtime && cmd == FUTEX_WAIT {
+                kerr!(ENOSYS);
+            }
+            let ts = if uts != 0 {
+                let t = Timespec::from_bytes(&c.user().read_arr::<16>(uts)?);
+                if !t.is_valid() {
+                    kerr!(EINVAL);
+                }
+                Some(t)
+            } else {
+                None
+            };
+            let dl = if cmd == FUTEX_WAIT { deadline(ts, None) } else { deadline(None, ts.map(|t| (t, realtime))) };
+            let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
+            match fx.wait(c.thread, addr, val, bitset, dl)? {
+                WaitEnd::Woken => Ok(0),
+                WaitEnd::TimedOut => kerr!(ETIMEDOUT),
+                WaitEnd::Interrupted => kerr!(EINTR),
+            }
+        }
+        FUTEX_WAKE => Ok(fx.wake(addr, val, u32::MAX) as u64),
+        FUTEX_WAKE_BITSET => {
+            if val3 == 0 {
+                kerr!(EINVAL);
+            }
+            Ok(fx.wake(addr, val, val3) as u64)
+        }
+        FUTEX_REQUEUE => Ok(fx.requeue(c.thread, addr, val, uts as u32, addr2, None)? as u64),
+        FUTEX_CMP_REQUEUE => Ok(fx.requeue(c.thread, addr, val, uts as u32, addr2, Some(val3))? as u64),
+        FUTEX_WAKE_OP => Ok(fx.wake_op(c.thread, addr, val, uts as u32, addr2, val3)? as u64),
+        _ => kerr!(ENOSYS, "priority-inheritance futex operations are not supported yet"),
+    }
+}
