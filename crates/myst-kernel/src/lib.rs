@@ -51,6 +51,12 @@ pub fn tcall_opt() -> Option<&'static dyn Tcall> {
     TCALL.get().copied()
 }
 
+/// The thread making the current system call, if any.
+pub fn current_thread() -> Option<Arc<Thread>> {
+    let tid = tcall().current_tid();
+    KERNEL.get()?.thread(tid)
+}
+
 /// Wall-clock time.
 pub fn now() -> Timespec {
     tcall_opt().and_then(|t| t.clock_gettime(CLOCK_REALTIME).ok()).unwrap_or_default()
@@ -134,6 +140,10 @@ pub struct Kernel {
     pub locks: locks::LockTable,
     /// Boot time (monotonic), for sysinfo uptime.
     pub boot_mono: Timespec,
+    /// Root file-system source and type, for /proc/mounts.
+    pub root_source: String,
+    /// Root file-system type.
+    pub root_fstype: &'static str,
     /// Futex wait queues.
     pub futexes: futex::FutexTable,
     /// Next thread/process id.
@@ -294,6 +304,8 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         max_affinity_cpus: args.max_affinity_cpus,
         locks: locks::LockTable::default(),
         boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
+        root_source: source.clone(),
+        root_fstype: fstype,
         futexes: futex::FutexTable::default(),
         next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
     });
@@ -303,8 +315,8 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         k.vfs.attach_top("tmp", vfs::ramfs::RamFs::new_root(0o1777, TMPFS_MAGIC), "tmpfs", "tmpfs");
     }
     let dev = vfs::devfs::build().map_err(|e| BootError(format!("cannot build /dev: {}", e.errno)))?;
-    k.vfs.attach_top("dev", dev, "devtmpfs", "devfs");
-    let _ = (fstype, source);
+    k.vfs.attach_top("dev", dev, "devtmpfs", "devtmpfs");
+    k.vfs.attach_top("proc", vfs::procfs::build(), "proc", "proc");
 
     let info = t.info();
     let proc = Process::new_init(&info, &args)?;

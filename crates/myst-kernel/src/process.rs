@@ -45,6 +45,12 @@ pub struct Process {
     pub ppid: u32,
     /// Program path (inside myst), for messages and /proc/self/exe.
     pub exe: String,
+    /// argv as NUL-separated bytes (for /proc/<pid>/cmdline).
+    pub cmdline: Vec<u8>,
+    /// envp as NUL-separated bytes (for /proc/<pid>/environ).
+    pub environ: Vec<u8>,
+    /// Start time (monotonic ns since boot), for /proc/<pid>/stat.
+    pub start_ns: u64,
     /// Address space.
     pub mm: Mutex<Mm>,
     /// Descriptors.
@@ -119,6 +125,9 @@ impl Process {
             pid: FIRST_PID,
             ppid: FIRST_PID - 1,
             exe: args.program.clone(),
+            cmdline: nul_join(&args.argv),
+            environ: nul_join(&args.envp),
+            start_ns: 0,
             mm: Mutex::new(Mm::new(start, end)),
             fds: Mutex::new(fds),
             cwd: Mutex::new(String::from("/")),
@@ -148,4 +157,13 @@ impl Thread {
             wake: core::sync::atomic::AtomicU32::new(0),
         })
     }
+}
+
+fn nul_join(v: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for s in v {
+        out.extend_from_slice(s.as_bytes());
+        out.push(0);
+    }
+    out
 }

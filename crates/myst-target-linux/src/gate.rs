@@ -337,6 +337,20 @@ pub fn current_tid() -> u32 {
     unsafe { (*b).tid as u32 }
 }
 
+/// The kernel tid of the calling thread, or 0 before `enter` set up its block.
+pub fn current_tid_checked() -> u32 {
+    // SAFETY: rdgsbase only reads the register.
+    let p: u64 = unsafe {
+        let v: u64;
+        std::arch::asm!("rdgsbase {}", out(reg) v, options(nomem, nostack, preserves_flags));
+        v
+    };
+    if p == 0 {
+        return 0;
+    }
+    current_tid()
+}
+
 /// The FXSAVE image of the application at the current kernel entry.
 pub fn fpu_area() -> Option<*mut u8> {
     let b = gs_block();

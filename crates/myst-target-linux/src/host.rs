@@ -316,6 +316,10 @@ impl Tcall for LinuxTarget {
             .map_err(|_| Errno::EAGAIN)
     }
 
+    fn current_tid(&self) -> u32 {
+        crate::gate::current_tid_checked()
+    }
+
     fn thread_exit(&self) -> ! {
         crate::gate::forget_tid(crate::gate::current_tid());
         // SAFETY: ends only the calling host thread; its kernel state is already gone and

@@ -186,6 +186,8 @@ pub trait Tcall: Sync {
     /// Starts a new host thread that runs application code from `regs` as kernel thread
     /// `tid` (its syscalls and faults reach `upcall`).
     fn thread_create(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<()>;
+    /// Kernel thread id of the calling host thread (0 if it runs no application thread).
+    fn current_tid(&self) -> u32;
     /// Ends the calling host thread (the kernel has already torn its state down).
     fn thread_exit(&self) -> !;
     /// Makes kernel thread `tid` enter the kernel soon: interrupts a blocking host call it is

@@ -9,6 +9,7 @@ mod io;
 mod mem;
 mod misc;
 mod proc;
+pub use proc::RELEASE;
 mod signal;
 mod thread;
 mod time;

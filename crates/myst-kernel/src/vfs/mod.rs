@@ -7,6 +7,7 @@
 pub mod console;
 pub mod devfs;
 pub mod hostfs;
+pub mod procfs;
 pub mod ramfs;
 
 use crate::error::{Error, KResult};
