@@ -1,0 +1,8 @@
+/* Startup benchmark: does nothing but print one line. */
+#include <stdio.h>
+
+int main(void)
+{
+    puts("hello");
+    return 0;
+}
