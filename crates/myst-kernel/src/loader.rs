@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use myst_abi::consts::*;
+use myst_abi::Errno;
 use myst_tcall::UserRegs;
 
 /// A load failure with a user-facing message.
@@ -125,62 +126,115 @@ fn map_image(mm: &mut Mm, data: &[u8], elf: &myst_elf::Elf, name: &str, main: bo
     Ok(Loaded { base, entry: base + elf.e_entry, phdr, phnum: elf.phdrs.len() as u64, end: base + hi })
 }
 
-/// Resolves, reads, parses and maps the program (and its interpreter) and builds the
-/// initial stack for the first process. Returns the registers to start with.
-pub fn exec_first(k: &Kernel, proc: &Process, args: &BootArgs) -> Result<UserRegs, LoadError> {
-    let cwd = &args.cwd;
-    let (cwd_node, cwd_path) = k.vfs.walk(cwd.as_bytes(), true).map_err(|e| LoadError(format!("working directory {cwd}: {}", e.errno)))?;
-    if cwd_node.stat().map(|s| s.mode & S_IFMT != S_IFDIR).unwrap_or(true) {
-        return Err(LoadError(format!("working directory {cwd}: not a directory")));
+/// An exec failure: the errno for `execve` and a message for the user.
+#[derive(Debug)]
+pub struct ExecError {
+    /// errno for the application.
+    pub errno: Errno,
+    /// What went wrong.
+    pub msg: String,
+}
+
+fn eerr(errno: Errno, msg: String) -> ExecError {
+    ExecError { errno, msg }
+}
+
+/// A program checked and read, ready to replace an address space.
+pub struct Prepared {
+    /// Canonical absolute path of the program (for AT_EXECFN and /proc/self/exe).
+    pub path: String,
+    /// The path as given (for messages).
+    pub given: String,
+    data: Vec<u8>,
+    elf: myst_elf::Elf,
+    interp: Option<(String, Vec<u8>, myst_elf::Elf)>,
+    /// Final argv (after `#!` rewriting).
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Resolves, reads and parses `path` (relative to `cwd`), following `#!` interpreters.
+pub fn prepare(k: &Kernel, cwd: &str, path: &[u8], argv: Vec<Vec<u8>>, depth: u32) -> Result<Prepared, ExecError> {
+    let given = String::from_utf8_lossy(path).into_owned();
+    if path.is_empty() {
+        return Err(eerr(Errno::ENOENT, format!("{given}: empty program path")));
     }
-    *proc.cwd.lock() = cwd_path.clone();
-    let prog_path = crate::vfs::join(&cwd_path, args.program.as_bytes());
-    let (node, _) = k
+    let abs = crate::vfs::join(cwd, path);
+    let (node, canon) = k
         .vfs
-        .walk(&prog_path, true)
-        .map_err(|e| LoadError(format!("{}: not found in the root file system ({})", args.program, e.errno.description())))?;
-    let st = node.stat().map_err(|e| LoadError(format!("{}: {}", args.program, e.errno)))?;
+        .walk(&abs, true)
+        .map_err(|e| eerr(e.errno, format!("{given}: not found in the root file system ({})", e.errno.description())))?;
+    let st = node.stat().map_err(|e| eerr(e.errno, format!("{given}: {}", e.errno)))?;
     if st.mode & S_IFMT != S_IFREG {
-        return Err(LoadError(format!("{}: not a regular file", args.program)));
+        return Err(eerr(Errno::EACCES, format!("{given}: not a regular file")));
     }
     if st.mode & 0o111 == 0 {
-        return Err(LoadError(format!("{}: permission denied (not executable)", args.program)));
+        return Err(eerr(Errno::EACCES, format!("{given}: permission denied (not executable)")));
     }
-    let data = read_whole(&node).map_err(|e| LoadError(format!("{}: cannot read: {}", args.program, e.errno)))?;
-    let elf = myst_elf::parse(&data).map_err(|e| LoadError(format!("{}: {e}", args.program)))?;
+    let data = read_whole(&node).map_err(|e| eerr(e.errno, format!("{given}: cannot read: {}", e.errno)))?;
+    if data.starts_with(b"#!") {
+        if depth >= 4 {
+            return Err(eerr(Errno::ELOOP, format!("{given}: too many levels of #! interpreters")));
+        }
+        let line_end = data.iter().take(256).position(|&b| b == b'\n').unwrap_or(data.len().min(256));
+        let line = &data[2..line_end];
+        let line: Vec<u8> = line.iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
+        let mut parts = line.splitn(2, |b| *b == b' ' || *b == b'\t');
+        let interp = parts.next().unwrap_or(&[]).to_vec();
+        let arg: Vec<u8> = parts.next().map(|a| a.trim_ascii().to_vec()).unwrap_or_default();
+        if interp.is_empty() {
+            return Err(eerr(Errno::ENOEXEC, format!("{given}: empty #! line")));
+        }
+        let mut nargv = alloc::vec![interp.clone()];
+        if !arg.is_empty() {
+            nargv.push(arg);
+        }
+        nargv.push(path.to_vec());
+        nargv.extend(argv.into_iter().skip(1));
+        return prepare(k, cwd, &interp, nargv, depth + 1);
+    }
+    let elf = myst_elf::parse(&data).map_err(|e| eerr(Errno::ENOEXEC, format!("{given}: {e}")))?;
+    let interp = match elf.interp(&data) {
+        Some(ip) => {
+            let ip = String::from(ip);
+            let (inode, _) = k.vfs.walk(ip.as_bytes(), true).map_err(|e| {
+                eerr(e.errno, format!("{given}: interpreter {ip} not found in the root file system ({})", e.errno.description()))
+            })?;
+            let idata = read_whole(&inode).map_err(|e| eerr(e.errno, format!("interpreter {ip}: cannot read: {}", e.errno)))?;
+            let ielf = myst_elf::parse(&idata).map_err(|e| eerr(Errno::ELIBBAD, format!("interpreter {ip}: {e}")))?;
+            if ielf.interp(&idata).is_some() {
+                return Err(eerr(Errno::ELIBBAD, format!("interpreter {ip}: itself needs an interpreter")));
+            }
+            Some((ip, idata, ielf))
+        }
+        None => None,
+    };
+    Ok(Prepared { path: canon, given, data, elf, interp, argv })
+}
+
+/// Maps a prepared program into `proc`'s (empty) address space and builds its stack.
+pub fn install(proc: &Process, prep: &Prepared, envp: &[Vec<u8>], stack_size: u64) -> Result<UserRegs, ExecError> {
+    let le = |e: LoadError| eerr(Errno::ENOMEM, e.0);
     let mut mm = proc.mm.lock();
-    let main = map_image(&mut mm, &data, &elf, &args.program, true)?;
+    let main = map_image(&mut mm, &prep.data, &prep.elf, &prep.path, true).map_err(le)?;
     let mut interp_base = 0;
     let mut entry = main.entry;
-    if let Some(interp) = elf.interp(&data) {
-        let (inode, _) = k.vfs.walk(interp.as_bytes(), true).map_err(|e| {
-            LoadError(format!("{}: interpreter {interp} not found in the root file system ({})", args.program, e.errno.description()))
-        })?;
-        let idata = read_whole(&inode).map_err(|e| LoadError(format!("interpreter {interp}: cannot read: {}", e.errno)))?;
-        let ielf = myst_elf::parse(&idata).map_err(|e| LoadError(format!("interpreter {interp}: {e}")))?;
-        if ielf.interp(&idata).is_some() {
-            return Err(LoadError(format!("interpreter {interp}: itself needs an interpreter")));
-        }
-        let il = map_image(&mut mm, &idata, &ielf, interp, false)?;
+    if let Some((ip, idata, ielf)) = &prep.interp {
+        let il = map_image(&mut mm, idata, ielf, ip, false).map_err(le)?;
         interp_base = il.base;
         entry = il.entry;
     }
-    // Break area right after the main program.
     let brk = page_up(main.end).unwrap_or(main.end);
     mm.brk_start = brk;
     mm.brk = brk;
-    // Stack at the top of the region.
-    let stack_size = page_up(args.main_stack_size.max(64 * 1024)).unwrap_or(8 << 20);
-    let stack_top_guard = PAGE;
-    let Some(stack_lo) = mm.find_free(stack_size + stack_top_guard, mm.end) else {
-        return Err(LoadError("no room for the stack (raise --memory-size)".into()));
+    let stack_size = page_up(stack_size.max(64 * 1024)).unwrap_or(8 << 20);
+    let Some(stack_lo) = mm.find_free(stack_size + PAGE, mm.end) else {
+        return Err(eerr(Errno::ENOMEM, "no room for the stack (raise --memory-size)".into()));
     };
     let stack_hi = stack_lo + stack_size;
-    let stack_prot = if elf.exec_stack() { PROT_READ | PROT_WRITE | PROT_EXEC } else { PROT_READ | PROT_WRITE };
+    let stack_prot = if prep.elf.exec_stack() { PROT_READ | PROT_WRITE | PROT_EXEC } else { PROT_READ | PROT_WRITE };
     mm.map_fresh(crate::tcall(), stack_lo, stack_size, stack_prot, MAP_PRIVATE | MAP_GROWSDOWN, "[stack]".into())
-        .map_err(|e| LoadError(format!("cannot map the stack: {}", e.errno)))?;
+        .map_err(|e| eerr(e.errno, format!("cannot map the stack: {}", e.errno)))?;
     drop(mm);
-
     let info = crate::tcall().info();
     let mut random = [0u8; 16];
     let _ = crate::random(&mut random);
@@ -200,10 +254,37 @@ pub fn exec_first(k: &Kernel, proc: &Process, args: &BootArgs) -> Result<UserReg
         (AT_EGID, proc.creds.gid as u64),
         (AT_SECURE, 0),
     ];
-    let execfn = String::from_utf8_lossy(&prog_path).into_owned();
-    let img = build_stack(stack_hi, &args.argv, &args.envp, &execfn, &random, &auxv_base, info.hwcap2, info.minsigstksz);
-    crate::tcall().user_write(img.sp, &img.bytes).map_err(|e| LoadError(format!("cannot write the initial stack: {e}")))?;
+    let img = build_stack(stack_hi, &prep.argv, envp, prep.path.as_bytes(), &random, &auxv_base, info.hwcap2, info.minsigstksz);
+    crate::tcall().user_write(img.sp, &img.bytes).map_err(|e| eerr(e, format!("cannot write the initial stack: {e}")))?;
     Ok(UserRegs { rsp: img.sp, rip: entry, ..Default::default() })
+}
+
+/// Loads the first program from the boot arguments.
+pub fn exec_first(k: &Kernel, proc: &Process, args: &BootArgs) -> Result<UserRegs, LoadError> {
+    let cwd = &args.cwd;
+    let (cwd_node, cwd_path) = k.vfs.walk(cwd.as_bytes(), true).map_err(|e| LoadError(format!("working directory {cwd}: {}", e.errno)))?;
+    if cwd_node.stat().map(|s| s.mode & S_IFMT != S_IFDIR).unwrap_or(true) {
+        return Err(LoadError(format!("working directory {cwd}: not a directory")));
+    }
+    *proc.cwd.lock() = cwd_path.clone();
+    let argv: Vec<Vec<u8>> = args.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = args.envp.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let prep = prepare(k, &cwd_path, args.program.as_bytes(), argv, 0).map_err(|e| LoadError(e.msg))?;
+    let regs = install(proc, &prep, &envp, args.main_stack_size).map_err(|e| LoadError(e.msg))?;
+    let mut img = proc.image.lock();
+    img.exe = prep.path.clone();
+    img.cmdline = join_nul(&prep.argv);
+    Ok(regs)
+}
+
+/// Joins byte strings with NUL terminators.
+pub fn join_nul(v: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for s in v {
+        out.extend_from_slice(s);
+        out.push(0);
+    }
+    out
 }
 
 /// The initial stack image: `bytes` go at `sp`.
@@ -220,9 +301,9 @@ pub struct StackImage {
 #[allow(clippy::too_many_arguments)]
 pub fn build_stack(
     top: u64,
-    argv: &[String],
-    envp: &[String],
-    execfn: &str,
+    argv: &[Vec<u8>],
+    envp: &[Vec<u8>],
+    execfn: &[u8],
     random: &[u8; 16],
     auxv: &[(u64, u64)],
     hwcap2: u64,
@@ -240,15 +321,15 @@ pub fn build_stack(
         hi = v;
         *cur
     };
-    let execfn_addr = push(execfn.as_bytes(), &mut cur);
-    let mut env_addrs: Vec<u64> = envp.iter().rev().map(|e| push(e.as_bytes(), &mut cur)).collect();
+    let execfn_addr = push(execfn, &mut cur);
+    let mut env_addrs: Vec<u64> = envp.iter().rev().map(|e| push(e, &mut cur)).collect();
     env_addrs.reverse();
-    let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|a| push(a.as_bytes(), &mut cur)).collect();
+    let mut arg_addrs: Vec<u64> = argv.iter().rev().map(|a| push(a, &mut cur)).collect();
     arg_addrs.reverse();
     let platform_addr = push(b"x86_64", &mut cur);
-    // 16 random bytes, 16-aligned below the strings.
+    // 16 random bytes right below the platform string, as Linux places them.
     let strings_lo = cur;
-    let rand_addr = (strings_lo - 16) & !15;
+    let rand_addr = strings_lo - 16;
     let mut aux: Vec<(u64, u64)> = auxv.to_vec();
     aux.push((AT_RANDOM, rand_addr));
     aux.push((AT_HWCAP2, hwcap2));
@@ -301,9 +382,9 @@ mod tests {
     #[test]
     fn initial_stack_has_argc_argv_envp_and_auxv_in_linux_order() {
         let top = 0x7000_0000u64;
-        let argv = vec![String::from("/bin/prog"), String::from("-x")];
-        let envp = vec![String::from("A=1")];
-        let img = build_stack(top, &argv, &envp, "/bin/prog", &[7; 16], &[(AT_PAGESZ, 4096)], 2, 2048);
+        let argv = vec![b"/bin/prog".to_vec(), b"-x".to_vec()];
+        let envp = vec![b"A=1".to_vec()];
+        let img = build_stack(top, &argv, &envp, b"/bin/prog", &[7; 16], &[(AT_PAGESZ, 4096)], 2, 2048);
         assert_eq!(img.sp % 16, 0);
         assert_eq!(img.sp + img.bytes.len() as u64, top);
         assert_eq!(rd(&img, img.sp), 2);
@@ -328,7 +409,7 @@ mod tests {
         assert_eq!(cstr(&img, seen[&AT_EXECFN]), "/bin/prog");
         assert_eq!(cstr(&img, seen[&AT_PLATFORM]), "x86_64");
         let r = seen[&AT_RANDOM];
-        assert_eq!(r % 16, 0);
+        assert_eq!(r + 16, seen[&AT_PLATFORM]);
         assert_eq!(&img.bytes[(r - img.sp) as usize..(r - img.sp) as usize + 16], &[7u8; 16]);
     }
 }

@@ -34,7 +34,27 @@ pub struct Vma {
     pub flags: u32,
     /// What it maps, for `/proc/self/maps` and diagnostics.
     pub name: String,
+    /// The file and the file offset of `start`, for private file mappings.
+    pub file: Option<FileRef>,
 }
+
+/// A mapped file and the offset of a mapping's first byte in it.
+#[derive(Clone)]
+pub struct FileRef(pub crate::vfs::InodeRef, pub u64);
+
+impl core::fmt::Debug for FileRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FileRef(+{:#x})", self.1)
+    }
+}
+
+impl PartialEq for FileRef {
+    fn eq(&self, o: &Self) -> bool {
+        alloc::sync::Arc::ptr_eq(&self.0, &o.0) && self.1 == o.1
+    }
+}
+
+impl Eq for FileRef {}
 
 /// The address space of one process.
 #[derive(Debug)]
@@ -115,6 +135,9 @@ impl Mm {
                 let mut upper = v.clone();
                 self.vmas.get_mut(&s).expect("present").end = a;
                 upper.end = v.end;
+                if let Some(FileRef(i, off)) = &v.file {
+                    upper.file = Some(FileRef(i.clone(), off + (a - s)));
+                }
                 self.vmas.insert(a, upper);
             }
         }
@@ -139,7 +162,7 @@ impl Mm {
     /// Records a mapping (caller guarantees the range is free).
     pub fn insert(&mut self, a: u64, len: u64, prot: u32, flags: u32, name: String) {
         self.committed += len;
-        self.vmas.insert(a, Vma { end: a + len, prot, flags, name });
+        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: None });
     }
 
     /// Whether every byte of `[a, a+len)` is mapped with at least `need` protection.

@@ -37,18 +37,25 @@ pub struct Creds {
     pub gid: u32,
 }
 
-/// A process.
-pub struct Process {
-    /// Process id.
-    pub pid: u32,
-    /// Parent pid.
-    pub ppid: u32,
+/// The program a process runs.
+#[derive(Clone, Debug, Default)]
+pub struct ExecInfo {
     /// Program path (inside myst), for messages and /proc/self/exe.
     pub exe: String,
     /// argv as NUL-separated bytes (for /proc/<pid>/cmdline).
     pub cmdline: Vec<u8>,
     /// envp as NUL-separated bytes (for /proc/<pid>/environ).
     pub environ: Vec<u8>,
+}
+
+/// A process.
+pub struct Process {
+    /// Process id.
+    pub pid: u32,
+    /// Parent pid.
+    pub ppid: u32,
+    /// What the process runs (replaced by execve).
+    pub image: Mutex<ExecInfo>,
     /// Start time (monotonic ns since boot), for /proc/<pid>/stat.
     pub start_ns: u64,
     /// Address space.
@@ -124,9 +131,7 @@ impl Process {
         Ok(Arc::new(Process {
             pid: FIRST_PID,
             ppid: FIRST_PID - 1,
-            exe: args.program.clone(),
-            cmdline: nul_join(&args.argv),
-            environ: nul_join(&args.envp),
+            image: Mutex::new(ExecInfo { exe: args.program.clone(), cmdline: nul_join(&args.argv), environ: nul_join(&args.envp) }),
             start_ns: 0,
             mm: Mutex::new(Mm::new(start, end)),
             fds: Mutex::new(fds),
@@ -159,7 +164,22 @@ impl Thread {
     }
 }
 
-fn nul_join(v: &[String]) -> Vec<u8> {
+impl Process {
+    /// The program path.
+    pub fn exe(&self) -> String {
+        self.image.lock().exe.clone()
+    }
+
+    /// The program's base name, as `comm` (at most 15 bytes).
+    pub fn comm(&self) -> String {
+        let e = self.exe();
+        let b = e.rsplit('/').next().unwrap_or("");
+        b.chars().take(15).collect()
+    }
+}
+
+/// Joins strings with NUL terminators.
+pub fn nul_join(v: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
     for s in v {
         out.extend_from_slice(s.as_bytes());

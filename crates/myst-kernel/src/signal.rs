@@ -267,9 +267,9 @@ pub fn deliver(k: &Kernel, t: &Arc<Thread>, regs: &mut UserRegs) -> Delivered {
 /// Ends the process because of signal `s`.
 pub fn terminate(k: &Kernel, p: &Process, s: SigInfo) -> ! {
     if matches!(s.signo, SIGSEGV | SIGBUS | SIGFPE | SIGILL | SIGTRAP) && s.code > 0 {
-        k.log(&format!("{} killed by {} at address {:#x}", p.exe, signal_name(s.signo), s.addr));
+        k.log(&format!("{} killed by {} at address {:#x}", p.exe(), signal_name(s.signo), s.addr));
     } else {
-        k.log(&format!("{} killed by {}", p.exe, signal_name(s.signo)));
+        k.log(&format!("{} killed by {}", p.exe(), signal_name(s.signo)));
     }
     k.exit_all(128 + s.signo as i32)
 }

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 pub struct LinuxTarget {
     region: Region,
     roots: Mutex<Vec<i32>>,
+    info: TargetInfo,
 }
 
 fn last_errno() -> Errno {
@@ -87,6 +88,17 @@ impl Drop for Fd {
     }
 }
 
+fn raw_auxv(key: u64) -> Option<u64> {
+    let b = std::fs::read("/proc/self/auxv").ok()?;
+    for c in b.chunks_exact(16) {
+        let k = u64::from_le_bytes(c[0..8].try_into().ok()?);
+        if k == key {
+            return Some(u64::from_le_bytes(c[8..16].try_into().ok()?));
+        }
+    }
+    None
+}
+
 impl LinuxTarget {
     /// Creates the target with an application region of `memory_size` bytes.
     pub fn new(memory_size: u64) -> Result<&'static LinuxTarget, String> {
@@ -105,7 +117,38 @@ impl LinuxTarget {
         let len = memory_size.div_ceil(4096) * 4096;
         let region = Region::reserve(crate::region::DEFAULT_START, len)?;
         crate::gate::install_handlers()?;
-        Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()) })))
+        let info = Self::probe_info(&region);
+        Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()), info })))
+    }
+
+    fn probe_info(region: &Region) -> TargetInfo {
+        // SAFETY: getauxval/sysconf/getuid have no preconditions.
+        let (hwcap, hwcap2, minsig, ncpu, uid, gid, pages) = unsafe {
+            (
+                libc::getauxval(libc::AT_HWCAP),
+                libc::getauxval(libc::AT_HWCAP2),
+                libc::getauxval(51),
+                libc::sysconf(libc::_SC_NPROCESSORS_ONLN),
+                libc::getuid(),
+                libc::getgid(),
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+            )
+        };
+        // glibc's getauxval(AT_HWCAP) reports its own view; the raw kernel word is in
+        // /proc/self/auxv.
+        let hwcap = raw_auxv(16).unwrap_or(hwcap);
+        TargetInfo {
+            name: "linux",
+            region_start: region.start,
+            region_len: region.len,
+            hwcap,
+            hwcap2,
+            minsigstksz: if minsig == 0 { 2048 } else { minsig },
+            ncpus: ncpu.max(1) as u32,
+            uid,
+            gid,
+            total_ram: pages.max(0) as u64 * 4096,
+        }
     }
 
     fn root(&self, root: u32) -> TResult<i32> {
@@ -129,30 +172,7 @@ impl LinuxTarget {
 
 impl Tcall for LinuxTarget {
     fn info(&self) -> TargetInfo {
-        // SAFETY: getauxval/sysconf/getuid have no preconditions.
-        let (hwcap, hwcap2, minsig, ncpu, uid, gid, pages) = unsafe {
-            (
-                libc::getauxval(libc::AT_HWCAP),
-                libc::getauxval(libc::AT_HWCAP2),
-                libc::getauxval(51),
-                libc::sysconf(libc::_SC_NPROCESSORS_ONLN),
-                libc::getuid(),
-                libc::getgid(),
-                libc::sysconf(libc::_SC_PHYS_PAGES),
-            )
-        };
-        TargetInfo {
-            name: "linux",
-            region_start: self.region.start,
-            region_len: self.region.len,
-            hwcap,
-            hwcap2,
-            minsigstksz: if minsig == 0 { 2048 } else { minsig },
-            ncpus: ncpu.max(1) as u32,
-            uid,
-            gid,
-            total_ram: pages.max(0) as u64 * 4096,
-        }
+        self.info.clone()
     }
 
     fn console_write(&self, fd: u32, buf: &[u8]) -> TResult<usize> {

@@ -136,6 +136,9 @@ pub fn fstat(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 
 pub fn newfstatat(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let flags = a[3] as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        kerr!(EINVAL);
+    }
     let (n, _) = lookup_at(c, a[0], a[1], flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     put_stat(c, &n.stat()?, a[2])
 }
@@ -211,6 +214,9 @@ pub fn faccessat(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn faccessat2(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[3] as u32 & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_EACCESS) != 0 {
+        kerr!(EINVAL);
+    }
     do_access(c, a[0], a[1], a[2] as u32, a[3] as u32)
 }
 
@@ -576,6 +582,10 @@ pub fn sync(_c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
 
 pub fn getcwd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let cwd = c.proc.cwd.lock().clone();
+    // A removed working directory has no path any more.
+    if c.k.vfs.walk(cwd.as_bytes(), true).is_err() {
+        kerr!(ENOENT);
+    }
     let mut v: Vec<u8> = cwd.into_bytes();
     v.push(0);
     if (a[1] as usize) < v.len() {

@@ -84,10 +84,19 @@ fn iovecs(c: &Ctx<'_>, ptr: u64, cnt: u64) -> KResult<Vec<(u64, usize)>> {
 }
 
 fn do_readv(c: &Ctx<'_>, f: &Arc<OpenFile>, iov: &[(u64, usize)], off: Option<u64>) -> KResult<u64> {
-    let total: usize = iov.iter().map(|x| x.1).sum::<usize>().min(MAX_COPY);
-    for &(b, l) in iov {
-        check_out(c, b, l)?;
+    // Like Linux, read into the valid prefix of the vector; a bad first buffer is EFAULT.
+    let mut valid = 0;
+    for (i, &(b, l)) in iov.iter().enumerate() {
+        if check_out(c, b, l).is_err() {
+            if i == 0 {
+                kerr!(EFAULT);
+            }
+            break;
+        }
+        valid = i + 1;
     }
+    let iov = &iov[..valid];
+    let total: usize = iov.iter().map(|x| x.1).sum::<usize>().min(MAX_COPY);
     let mut buf = vec![0u8; total];
     let n = match off {
         Some(o) => f.pread(&mut buf, o)?,

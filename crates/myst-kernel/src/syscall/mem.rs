@@ -62,6 +62,11 @@ pub fn mmap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     };
     let init_prot = if file.is_some() { prot | PROT_WRITE | PROT_READ } else { prot };
     mm.map_fresh(t, at, len, init_prot, flags, name)?;
+    if let Some(f) = &file {
+        if let Some(v) = mm.vmas.get_mut(&at) {
+            v.file = Some(crate::mm::FileRef(f.inode.clone(), off));
+        }
+    }
     drop(mm);
     if let Some(f) = file {
         // Private copy of the file's bytes; the tail past EOF stays zero.
@@ -199,7 +204,36 @@ pub fn madvise(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     }
     match advice {
         MADV_DONTNEED | MADV_FREE => {
-            crate::tcall().mem_zero(addr, len)?;
+            let t = crate::tcall();
+            t.mem_zero(addr, len)?;
+            // Private file pages come back with the file's contents, as on Linux.
+            let end = addr + len;
+            let files: alloc::vec::Vec<(u64, u64, u32, crate::mm::FileRef)> = mm
+                .vmas
+                .range(..end)
+                .filter(|(s, v)| v.end > addr && **s < end)
+                .filter_map(|(s, v)| v.file.clone().map(|f| (*s, v.end, v.prot, f)))
+                .collect();
+            drop(mm);
+            for (s, e, prot, crate::mm::FileRef(inode, off)) in files {
+                let (lo, hi) = (s.max(addr), e.min(end));
+                if prot & PROT_WRITE == 0 {
+                    t.mem_protect(lo, hi - lo, prot | PROT_WRITE)?;
+                }
+                let mut buf = vec![0u8; (hi - lo) as usize];
+                let mut done = 0;
+                while done < buf.len() {
+                    let n = inode.read_at(off + (lo - s) + done as u64, &mut buf[done..])?;
+                    if n == 0 {
+                        break;
+                    }
+                    done += n;
+                }
+                t.user_write(lo, &buf[..done])?;
+                if prot & PROT_WRITE == 0 {
+                    t.mem_protect(lo, hi - lo, prot)?;
+                }
+            }
             Ok(0)
         }
         0..=3 | 9..=25 | 100..=101 => Ok(0),

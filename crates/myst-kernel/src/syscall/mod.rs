@@ -4,6 +4,7 @@
 //! (for `--strace`), support level, note and handler. The same table drives dispatch,
 //! `--strace`, `myst syscalls` and `docs/syscalls.md`.
 
+mod exec;
 mod fs;
 mod io;
 mod mem;
@@ -375,6 +376,17 @@ static ROWS: &[Row] = &[
         "PR_SET_NAME, PR_GET_NAME, PR_SET_DUMPABLE, PR_GET_DUMPABLE"
     ),
     row!(SYS_GETRANDOM, "getrandom", proc::getrandom, [Out, Int, Hex], Int, Full, ""),
+    // programs
+    row!(SYS_EXECVE, "execve", exec::execve, [Path, Ptr, Ptr], Int, Partial, "ELF and #! scripts; not from a multi-threaded process yet"),
+    row!(
+        SYS_EXECVEAT,
+        "execveat",
+        exec::execveat,
+        [DirFd, Path, Ptr, Ptr, Hex],
+        Int,
+        Partial,
+        "ELF and #! scripts; not from a multi-threaded process yet"
+    ),
     // threads and signals
     row!(SYS_CLONE, "clone", thread::clone, [Hex, Ptr, Ptr, Ptr, Ptr], Int, Partial, "threads; fork and vfork come with processes"),
     row!(SYS_CLONE3, "clone3", thread::clone3, [Ptr, Int], Int, Partial, "threads; fork and vfork come with processes"),
@@ -491,5 +503,5 @@ fn report_unsupported(k: &Kernel, proc: &Process, nr: usize) {
     }
     drop(rep);
     let nm = name(nr).unwrap_or("unknown");
-    k.log(&alloc::format!("unsupported syscall {nm} ({nr}) called by {}: returning ENOSYS", proc.exe));
+    k.log(&alloc::format!("unsupported syscall {nm} ({nr}) called by {}: returning ENOSYS", proc.exe()));
 }

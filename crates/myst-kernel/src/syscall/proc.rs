@@ -272,7 +272,7 @@ pub fn prctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         15 => Ok(0), // PR_SET_NAME
         16 => {
             // PR_GET_NAME
-            let name = c.proc.exe.rsplit('/').next().unwrap_or("");
+            let name = c.proc.comm();
             let mut b = [0u8; 16];
             let n = name.len().min(15);
             b[..n].copy_from_slice(&name.as_bytes()[..n]);

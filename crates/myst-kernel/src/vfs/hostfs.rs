@@ -122,12 +122,16 @@ impl Inode for HostNode {
         let t = crate::tcall();
         let fh = t.host_open(self.fs.root, &c.rel, O_RDWR | O_CREAT | O_EXCL, mode & 0o7777)?;
         *c.handle.lock() = Some((fh, true));
+        // The host applies its own umask; the application's (already applied) must win.
+        t.host_chmod(self.fs.root, &c.rel, mode & 0o7777)?;
         Ok(c)
     }
 
     fn mkdir(&self, name: &[u8], mode: u32, _uid: u32, _gid: u32) -> KResult<InodeRef> {
         let c = self.child(name)?;
-        crate::tcall().host_mkdir(self.fs.root, &c.rel, mode & 0o7777)?;
+        let t = crate::tcall();
+        t.host_mkdir(self.fs.root, &c.rel, mode & 0o7777)?;
+        t.host_chmod(self.fs.root, &c.rel, mode & 0o7777)?;
         Ok(c)
     }
 

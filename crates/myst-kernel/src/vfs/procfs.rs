@@ -112,7 +112,7 @@ fn maps_text(p: &Process) -> String {
 }
 
 fn status_text(p: &Process) -> String {
-    let name = p.exe.rsplit('/').next().unwrap_or("");
+    let name = p.comm();
     let mm = p.mm.lock();
     let kb = mm.committed / 1024;
     drop(mm);
@@ -137,7 +137,7 @@ SigCgt:\t{cgt:016x}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEf
 }
 
 fn stat_text(p: &Process) -> String {
-    let name = p.exe.rsplit('/').next().unwrap_or("");
+    let name = p.comm();
     let mm = p.mm.lock();
     let vsize = mm.committed;
     let (start_brk, brk) = (mm.brk_start, mm.brk);
@@ -217,8 +217,8 @@ fn content(node: &Node) -> KResult<Vec<u8>> {
         Node::PidFile(pid, f) => {
             let p = proc_of(*pid)?;
             match *f {
-                "cmdline" => p.cmdline.clone(),
-                "environ" => p.environ.clone(),
+                "cmdline" => p.image.lock().cmdline.clone(),
+                "environ" => p.image.lock().environ.clone(),
                 "maps" => maps_text(&p).into_bytes(),
                 "smaps" => {
                     let mut s = String::new();
@@ -235,7 +235,7 @@ fn content(node: &Node) -> KResult<Vec<u8>> {
                     format!("{pages} {pages} 0 0 0 {pages} 0\n").into_bytes()
                 }
                 "mounts" => mounts_text().into_bytes(),
-                "comm" => format!("{:.15}\n", p.exe.rsplit('/').next().unwrap_or("")).into_bytes(),
+                "comm" => format!("{:.15}\n", p.comm()).into_bytes(),
                 "limits" => {
                     let l = p.rlimits.lock();
                     let names = [
@@ -483,7 +483,7 @@ impl Inode for ProcNode {
                 let tid = crate::current_thread().map(|t| t.tid).unwrap_or(current_pid());
                 format!("{}/task/{tid}", current_pid()).into_bytes()
             }
-            Node::PidLink(p, "exe") => proc_of(*p)?.exe.clone().into_bytes(),
+            Node::PidLink(p, "exe") => proc_of(*p)?.exe().into_bytes(),
             Node::PidLink(p, "cwd") => proc_of(*p)?.cwd.lock().clone().into_bytes(),
             Node::PidLink(_, "root") => b"/".to_vec(),
             Node::FdLink(p, fd) => {
