@@ -54,7 +54,7 @@ pub fn tcall_opt() -> Option<&'static dyn Tcall> {
 /// The thread making the current system call, if any.
 pub fn current_thread() -> Option<Arc<Thread>> {
     let tid = tcall().current_tid();
-    KERNEL.get()?.thread(tid)
+    KERNEL.get().copied()?.thread(tid)
 }
 
 /// Wall-clock time.
@@ -213,7 +213,9 @@ impl Upcall for Kernel {
     }
 }
 
-static KERNEL: Once<Kernel> = Once::new();
+/// The kernel object lives on the heap (shared by all application processes on targets that
+/// share it); the static only holds its address.
+static KERNEL: Once<&'static Kernel> = Once::new();
 
 /// The booted kernel.
 pub fn kernel() -> &'static Kernel {
@@ -290,7 +292,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     TCALL.call_once(|| t);
     let (root, fstype, source) = mount_root(&args.rootfs)?;
     let vfs = Vfs::new(root);
-    let k = KERNEL.call_once(|| Kernel {
+    let k: &'static Kernel = *KERNEL.call_once(|| alloc::boxed::Box::leak(alloc::boxed::Box::new(Kernel {
         vfs,
         procs: Mutex::new(BTreeMap::new()),
         threads: Mutex::new(BTreeMap::new()),
@@ -308,7 +310,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         root_fstype: fstype,
         futexes: futex::FutexTable::default(),
         next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
-    });
+    })));
     // Standard directories: /tmp (a ramfs where the rootfs has none), /dev.
     let root = k.vfs.root();
     if root.lookup(b"tmp").is_err() {

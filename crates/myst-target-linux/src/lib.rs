@@ -9,9 +9,11 @@
 //! `// SAFETY:` line.
 
 pub mod gate;
+pub mod heap;
 pub mod host;
 pub mod probe;
 pub mod region;
 
+pub use heap::SharedHeap;
 pub use host::LinuxTarget;
 pub use probe::{probe, HostSupport};

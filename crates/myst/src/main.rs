@@ -4,6 +4,11 @@ mod exec;
 mod syscalls;
 
 use std::path::PathBuf;
+
+/// All allocations come from the shared kernel heap, so that processes made by a host
+/// `fork` share kernel state (see docs/architecture.md).
+#[global_allocator]
+static HEAP: myst_target_linux::SharedHeap = myst_target_linux::SharedHeap;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
