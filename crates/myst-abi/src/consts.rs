@@ -330,3 +330,13 @@ pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub const EXT2_SUPER_MAGIC: i64 = 0xef53;
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+// poll
+pub const POLLIN: u32 = 0x1;
+pub const POLLPRI: u32 = 0x2;
+pub const POLLOUT: u32 = 0x4;
+pub const POLLERR: u32 = 0x8;
+pub const POLLHUP: u32 = 0x10;
+pub const POLLNVAL: u32 = 0x20;
+pub const POLLRDNORM: u32 = 0x40;
+pub const POLLWRNORM: u32 = 0x100;

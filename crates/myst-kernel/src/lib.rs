@@ -23,6 +23,7 @@ pub mod sync;
 pub mod syscall;
 pub mod uaccess;
 pub mod vfs;
+pub mod waitq;
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -171,9 +172,78 @@ impl Kernel {
         let _ = t.console_write(2, &line);
     }
 
-    /// Ends the application: `status` is the exit code myst reports.
-    pub fn exit_all(&self, status: i32) -> ! {
-        tcall().exit_process(status)
+    /// Ends process `p` with wait status `wstatus` (Linux encoding: `code << 8`, or the
+    /// signal number): it becomes a zombie for its parent, its files are closed, its children
+    /// go to the first process. When the first process ends, the whole application ends and
+    /// myst exits with its status. Called on one of `p`'s threads.
+    pub fn exit_process(&self, p: &Arc<Process>, wstatus: i32) -> ! {
+        use core::sync::atomic::Ordering;
+        let first = p.pid == process::FIRST_PID;
+        // Close files (pipes see their ends go away) and forget threads.
+        let fds = core::mem::take(&mut *p.fds.lock());
+        drop(fds);
+        for tid in p.threads.lock().drain(..) {
+            self.threads.lock().remove(&tid);
+        }
+        if first {
+            let others: Vec<i32> =
+                self.procs.lock().values().filter(|q| q.pid != p.pid).map(|q| q.host_pid.load(Ordering::Relaxed)).collect();
+            for h in others {
+                tcall().kill_host_process(h);
+            }
+            let code = if wstatus & 0x7f != 0 { 128 + (wstatus & 0x7f) } else { (wstatus >> 8) & 0xff };
+            tcall().exit_process(code);
+        }
+        // Orphans go to the first process.
+        let kids: Vec<u32> = core::mem::take(&mut *p.children.lock());
+        let init = self.procs.lock().get(&process::FIRST_PID).cloned();
+        for k in &kids {
+            if let Some(c) = self.procs.lock().get(k).cloned() {
+                c.ppid.store(process::FIRST_PID, Ordering::Relaxed);
+            }
+        }
+        if let Some(i) = &init {
+            i.children.lock().extend(kids);
+        }
+        *p.zombie.lock() = Some(wstatus);
+        p.vfork_done.store(1, Ordering::SeqCst);
+        let parent = self.procs.lock().get(&p.ppid()).cloned();
+        if let Some(par) = parent {
+            let act = par.sigactions.lock()[SIGCHLD as usize];
+            if act.handler == SIG_IGN || act.flags & SA_NOCLDWAIT != 0 {
+                // Auto-reap.
+                self.procs.lock().remove(&p.pid);
+                par.children.lock().retain(|c| *c != p.pid);
+            } else {
+                let (code, status) = if wstatus & 0x7f != 0 {
+                    (if wstatus & 0x80 != 0 { 3 } else { 2 }, wstatus & 0x7f)
+                } else {
+                    (1, (wstatus >> 8) & 0xff)
+                };
+                signal::send_to_process(
+                    self,
+                    &par,
+                    signal::SigInfo { signo: SIGCHLD, code, pid: p.pid, uid: p.creds.uid, status, ..Default::default() },
+                );
+            }
+            // Wake every thread of the parent (one may be in wait4, or waiting for vfork).
+            let tids: Vec<u32> = par.threads.lock().clone();
+            for t in tids.iter().filter_map(|t| self.thread(*t)) {
+                t.wake.fetch_add(1, Ordering::SeqCst);
+                let _ = tcall().futex_wake(&t.wake, u32::MAX);
+            }
+        } else {
+            self.procs.lock().remove(&p.pid);
+        }
+        tcall().exit_process(0)
+    }
+
+    /// Ends the calling thread's process with exit code `code`.
+    pub fn exit_current(&self, code: i32) -> ! {
+        match current_thread() {
+            Some(t) => self.exit_process(&t.process.clone(), (code & 0xff) << 8),
+            None => tcall().exit_process(code),
+        }
     }
 }
 
@@ -181,7 +251,7 @@ impl Upcall for Kernel {
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume {
         let Some(thread) = self.thread(tid) else {
             self.log("syscall from an unknown thread");
-            self.exit_all(127);
+            tcall().exit_process(127);
         };
         syscall::dispatch(kernel(), &thread, regs);
         Resume::User
@@ -190,7 +260,7 @@ impl Upcall for Kernel {
     fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume {
         let Some(t) = self.thread(tid) else {
             self.log("fault on an unknown thread");
-            self.exit_all(128 + fault.signo as i32);
+            tcall().exit_process(128 + fault.signo as i32);
         };
         let s = signal::SigInfo { signo: fault.signo, code: fault.code.max(1), addr: fault.addr, ..Default::default() };
         let sig = fault.signo;
@@ -203,6 +273,17 @@ impl Upcall for Kernel {
         t.pending.lock().queue.insert(0, s);
         signal::deliver(self, &t, regs);
         Resume::User
+    }
+
+    fn started(&self, tid: u32, host: (i32, i32)) {
+        if let Some(t) = self.thread(tid) {
+            *t.host.lock() = host;
+            t.process.host_pid.store(host.0, core::sync::atomic::Ordering::Relaxed);
+            let settid = core::mem::take(&mut *t.settid_on_start.lock());
+            if settid != 0 {
+                let _ = tcall().user_write(settid, &tid.to_le_bytes());
+            }
+        }
     }
 
     fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume {
@@ -292,25 +373,27 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     TCALL.call_once(|| t);
     let (root, fstype, source) = mount_root(&args.rootfs)?;
     let vfs = Vfs::new(root);
-    let k: &'static Kernel = *KERNEL.call_once(|| alloc::boxed::Box::leak(alloc::boxed::Box::new(Kernel {
-        vfs,
-        procs: Mutex::new(BTreeMap::new()),
-        threads: Mutex::new(BTreeMap::new()),
-        strace: args.strace.clone(),
-        reported: Mutex::new([0; 8]),
-        hostname: Mutex::new(args.hostname.clone().unwrap_or_else(|| {
-            let mut b = [0u8; 64];
-            let n = t.hostname(&mut b).unwrap_or(0).min(64);
-            String::from_utf8_lossy(&b[..n]).into_owned()
-        })),
-        max_affinity_cpus: args.max_affinity_cpus,
-        locks: locks::LockTable::default(),
-        boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
-        root_source: source.clone(),
-        root_fstype: fstype,
-        futexes: futex::FutexTable::default(),
-        next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
-    })));
+    let k: &'static Kernel = KERNEL.call_once(|| {
+        alloc::boxed::Box::leak(alloc::boxed::Box::new(Kernel {
+            vfs,
+            procs: Mutex::new(BTreeMap::new()),
+            threads: Mutex::new(BTreeMap::new()),
+            strace: args.strace.clone(),
+            reported: Mutex::new([0; 8]),
+            hostname: Mutex::new(args.hostname.clone().unwrap_or_else(|| {
+                let mut b = [0u8; 64];
+                let n = t.hostname(&mut b).unwrap_or(0).min(64);
+                String::from_utf8_lossy(&b[..n]).into_owned()
+            })),
+            max_affinity_cpus: args.max_affinity_cpus,
+            locks: locks::LockTable::default(),
+            boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
+            root_source: source.clone(),
+            root_fstype: fstype,
+            futexes: futex::FutexTable::default(),
+            next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
+        }))
+    });
     // Standard directories: /tmp (a ramfs where the rootfs has none), /dev.
     let root = k.vfs.root();
     if root.lookup(b"tmp").is_err() {

@@ -8,6 +8,7 @@ use crate::{BootArgs, BootError};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use myst_abi::consts::*;
 use myst_abi::structs::Rlimit;
 use myst_tcall::TargetInfo;
@@ -52,8 +53,20 @@ pub struct ExecInfo {
 pub struct Process {
     /// Process id.
     pub pid: u32,
-    /// Parent pid.
-    pub ppid: u32,
+    /// Parent pid (changes when the parent dies: orphans go to the first process).
+    pub ppid: AtomicU32,
+    /// Process group.
+    pub pgid: AtomicU32,
+    /// Session.
+    pub sid: AtomicU32,
+    /// Host process id (set when the process's first thread starts).
+    pub host_pid: AtomicI32,
+    /// Child pids (live and zombie).
+    pub children: Mutex<Vec<u32>>,
+    /// `None` while running; the wait status once it has exited (a zombie).
+    pub zombie: Mutex<Option<i32>>,
+    /// Set when a vfork child execs or exits (the parent waits for it).
+    pub vfork_done: AtomicU32,
     /// What the process runs (replaced by execve).
     pub image: Mutex<ExecInfo>,
     /// Start time (monotonic ns since boot), for /proc/<pid>/stat.
@@ -98,6 +111,10 @@ pub struct Thread {
     pub pending: Mutex<crate::signal::Pending>,
     /// Mask to restore after the next handler (rt_sigsuspend).
     pub saved_mask: Mutex<Option<u64>>,
+    /// Host (pid, tid) running this thread.
+    pub host: Mutex<(i32, i32)>,
+    /// Write the tid here when the thread starts (CLONE_CHILD_SETTID in a forked child).
+    pub settid_on_start: Mutex<u64>,
     /// Bumped and futex-woken to interrupt a kernel wait of this thread.
     pub wake: core::sync::atomic::AtomicU32,
 }
@@ -130,7 +147,13 @@ impl Process {
         let end = info.region_start.saturating_add(info.region_len);
         Ok(Arc::new(Process {
             pid: FIRST_PID,
-            ppid: FIRST_PID - 1,
+            ppid: AtomicU32::new(FIRST_PID - 1),
+            pgid: AtomicU32::new(FIRST_PID),
+            sid: AtomicU32::new(FIRST_PID),
+            host_pid: AtomicI32::new(0),
+            children: Mutex::new(Vec::new()),
+            zombie: Mutex::new(None),
+            vfork_done: AtomicU32::new(0),
             image: Mutex::new(ExecInfo { exe: args.program.clone(), cmdline: nul_join(&args.argv), environ: nul_join(&args.envp) }),
             start_ns: 0,
             mm: Mutex::new(Mm::new(start, end)),
@@ -159,12 +182,53 @@ impl Thread {
             altstack: Mutex::new((0, 2, 0)),
             pending: Mutex::new(Default::default()),
             saved_mask: Mutex::new(None),
+            host: Mutex::new((0, 0)),
+            settid_on_start: Mutex::new(0),
             wake: core::sync::atomic::AtomicU32::new(0),
         })
     }
 }
 
 impl Process {
+    /// A child made by fork: a copy of `parent` with the same open files (shared), the
+    /// same address-space layout, dispositions, limits and working directory.
+    pub fn fork_from(parent: &Process, pid: u32) -> Arc<Process> {
+        let mm = parent.mm.lock();
+        let mut child_mm = Mm::new(mm.start, mm.end);
+        child_mm.vmas = mm.vmas.clone();
+        child_mm.brk_start = mm.brk_start;
+        child_mm.brk = mm.brk;
+        child_mm.committed = mm.committed;
+        drop(mm);
+        Arc::new(Process {
+            pid,
+            ppid: AtomicU32::new(parent.pid),
+            pgid: AtomicU32::new(parent.pgid.load(Ordering::Relaxed)),
+            sid: AtomicU32::new(parent.sid.load(Ordering::Relaxed)),
+            host_pid: AtomicI32::new(0),
+            children: Mutex::new(Vec::new()),
+            zombie: Mutex::new(None),
+            vfork_done: AtomicU32::new(0),
+            image: Mutex::new(parent.image.lock().clone()),
+            start_ns: 0,
+            mm: Mutex::new(child_mm),
+            fds: Mutex::new(parent.fds.lock().clone()),
+            cwd: Mutex::new(parent.cwd.lock().clone()),
+            umask: Mutex::new(*parent.umask.lock()),
+            rlimits: Mutex::new(*parent.rlimits.lock()),
+            sigactions: Mutex::new(*parent.sigactions.lock()),
+            creds: parent.creds,
+            groups: parent.groups.clone(),
+            threads: Mutex::new(alloc::vec![pid]),
+            pending: Mutex::new(Default::default()),
+        })
+    }
+
+    /// Parent pid.
+    pub fn ppid(&self) -> u32 {
+        self.ppid.load(Ordering::Relaxed)
+    }
+
     /// The program path.
     pub fn exe(&self) -> String {
         self.image.lock().exe.clone()

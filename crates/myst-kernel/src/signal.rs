@@ -168,7 +168,8 @@ pub fn kick(t: &Thread) {
     t.wake.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
     let tc = crate::tcall();
     let _ = tc.futex_wake(&t.wake, u32::MAX);
-    tc.thread_interrupt(t.tid);
+    let host = *t.host.lock();
+    tc.thread_interrupt(host);
 }
 
 /// Whether `t` has a pending signal it does not block.
@@ -265,13 +266,18 @@ pub fn deliver(k: &Kernel, t: &Arc<Thread>, regs: &mut UserRegs) -> Delivered {
 }
 
 /// Ends the process because of signal `s`.
-pub fn terminate(k: &Kernel, p: &Process, s: SigInfo) -> ! {
-    if matches!(s.signo, SIGSEGV | SIGBUS | SIGFPE | SIGILL | SIGTRAP) && s.code > 0 {
+pub fn terminate(k: &Kernel, p: &Arc<Process>, s: SigInfo) -> ! {
+    let fault = matches!(s.signo, SIGSEGV | SIGBUS | SIGFPE | SIGILL | SIGTRAP) && s.code > 0;
+    // The first process's death is reported (it is what myst exits with); in children,
+    // only faults are, since shells report the rest themselves.
+    if fault {
         k.log(&format!("{} killed by {} at address {:#x}", p.exe(), signal_name(s.signo), s.addr));
-    } else {
+    } else if p.pid == crate::process::FIRST_PID {
         k.log(&format!("{} killed by {}", p.exe(), signal_name(s.signo)));
     }
-    k.exit_all(128 + s.signo as i32)
+    let core = matches!(s.signo, SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGSYS | SIGXCPU | SIGXFSZ);
+    let _ = core;
+    k.exit_process(p, s.signo as i32)
 }
 
 fn setup_frame(t: &Thread, regs: &mut UserRegs, s: &SigInfo, act: &SigAction) -> crate::KResult<()> {

@@ -8,8 +8,7 @@
 //! may have changed through `arch_prctl`).
 
 use myst_tcall::{Fault, Upcall, UserRegs};
-use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// Per-thread block reached through the gs base. Field offsets are used by the assembly.
 #[repr(C)]
@@ -33,9 +32,6 @@ pub struct ThreadBlock {
 
 /// Host signal the target uses to interrupt a thread (never visible to the application).
 pub const SIG_INTERRUPT: i32 = 63;
-
-/// Host thread ids by kernel thread id.
-static HOST_TIDS: Mutex<BTreeMap<u32, i32>> = Mutex::new(BTreeMap::new());
 
 static UPCALL: OnceLock<&'static dyn Upcall> = OnceLock::new();
 static REGION: OnceLock<(u64, u64)> = OnceLock::new();
@@ -188,11 +184,9 @@ pub fn enter(tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall, region: (u6
     // SAFETY: points gs at the leaked, never-freed block of this thread; nothing else uses gs.
     unsafe { std::arch::asm!("wrgsbase {}", in(reg) bp, options(nostack, preserves_flags)) };
     let regs_copy = Box::leak(Box::new(*regs));
-    // SAFETY: gettid has no preconditions.
-    let htid = unsafe { libc::gettid() };
-    if let Ok(mut m) = HOST_TIDS.lock() {
-        m.insert(tid, htid);
-    }
+    // SAFETY: getpid/gettid have no preconditions.
+    let host = unsafe { (libc::getpid(), libc::gettid()) };
+    upcall.started(tid, host);
     // Application code runs with no host signal blocked (the thread may have been created
     // from inside a handler, whose mask it inherited).
     // SAFETY: an empty, initialised sigset.
@@ -316,18 +310,6 @@ extern "C" fn host_signal(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     }
     regs_into(&regs, &mut uc.uc_mcontext.gregs);
     blk.app_fs = regs.fs_base;
-}
-
-/// Host thread id of kernel thread `tid`.
-pub fn host_tid(tid: u32) -> Option<i32> {
-    HOST_TIDS.lock().ok()?.get(&tid).copied()
-}
-
-/// Forgets the calling thread's host id.
-pub fn forget_tid(tid: u32) {
-    if let Ok(mut m) = HOST_TIDS.lock() {
-        m.remove(&tid);
-    }
 }
 
 /// The kernel tid of the calling thread (from its gs block).

@@ -117,6 +117,10 @@ impl LinuxTarget {
         let len = memory_size.div_ceil(4096) * 4096;
         let region = Region::reserve(crate::region::DEFAULT_START, len)?;
         crate::gate::install_handlers()?;
+        // Host child processes (the application's forked processes) are reaped by the host
+        // kernel; the myst kernel keeps its own wait statuses.
+        // SAFETY: plain signal-disposition change.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
         let info = Self::probe_info(&region);
         Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()), info })))
     }
@@ -341,7 +345,6 @@ impl Tcall for LinuxTarget {
     }
 
     fn thread_exit(&self) -> ! {
-        crate::gate::forget_tid(crate::gate::current_tid());
         // SAFETY: ends only the calling host thread; its kernel state is already gone and
         // its leaked block and stacks are never touched again.
         unsafe {
@@ -350,10 +353,34 @@ impl Tcall for LinuxTarget {
         unreachable!("SYS_exit returned")
     }
 
-    fn thread_interrupt(&self, tid: u32) {
-        if let Some(h) = crate::gate::host_tid(tid) {
-            // SAFETY: tgkill to a thread of this process with the target's own signal.
-            unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), h, crate::gate::SIG_INTERRUPT) };
+    fn thread_interrupt(&self, host: (i32, i32)) {
+        if host.0 > 0 && host.1 > 0 {
+            // SAFETY: tgkill to a thread of one of this application's host processes, with the
+            // target's own signal (handled by the gate in every process).
+            unsafe { libc::syscall(libc::SYS_tgkill, host.0, host.1, crate::gate::SIG_INTERRUPT) };
+        }
+    }
+
+    fn fork(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<i32> {
+        // SAFETY: fork from the kernel (inside the gate's handler); the child continues only
+        // into `gate::enter`, never back through the parent's kernel frames.
+        let r = unsafe { libc::fork() };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        if r > 0 {
+            return Ok(r);
+        }
+        // Child: die with the parent's host process, and start the application thread.
+        // SAFETY: plain prctl.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        crate::gate::enter(tid, regs, upcall, (self.region.start, self.region.len))
+    }
+
+    fn kill_host_process(&self, host_pid: i32) {
+        if host_pid > 0 {
+            // SAFETY: SIGKILL to a host process of this application.
+            unsafe { libc::kill(host_pid, libc::SIGKILL) };
         }
     }
 

@@ -80,6 +80,8 @@ pub trait Upcall: Sync {
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume;
     /// The application on kernel thread `tid` took a synchronous fault.
     fn fault(&self, tid: u32, fault: Fault, regs: &mut UserRegs) -> Resume;
+    /// Kernel thread `tid` started on host thread (pid, tid), before running application code.
+    fn started(&self, tid: u32, host: (i32, i32));
     /// Kernel thread `tid` was interrupted while running application code (a signal is
     /// probably pending for it).
     fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume;
@@ -181,7 +183,7 @@ pub trait Tcall: Sync {
     fn futex_wake(&self, word: &AtomicU32, n: u32) -> TResult<u32>;
     /// Yields the host CPU.
     fn yield_now(&self);
-    /// Ends the whole application with `status` (0..255 exit code, or 128+signal).
+    /// Ends the calling host process (all its threads) with `status`.
     fn exit_process(&self, status: i32) -> !;
     /// Starts a new host thread that runs application code from `regs` as kernel thread
     /// `tid` (its syscalls and faults reach `upcall`).
@@ -190,9 +192,16 @@ pub trait Tcall: Sync {
     fn current_tid(&self) -> u32;
     /// Ends the calling host thread (the kernel has already torn its state down).
     fn thread_exit(&self) -> !;
-    /// Makes kernel thread `tid` enter the kernel soon: interrupts a blocking host call it is
-    /// in, or, if it runs application code, makes it call [`Upcall::interrupt`].
-    fn thread_interrupt(&self, tid: u32);
+    /// Makes the thread running as host (pid, tid) enter the kernel soon: interrupts a
+    /// blocking host call it is in, or, if it runs application code, makes it call
+    /// [`Upcall::interrupt`].
+    fn thread_interrupt(&self, host: (i32, i32));
+    /// Copies the calling host process (application memory copy-on-write, kernel heap
+    /// shared). Returns the child's host pid in the parent; in the child it never returns:
+    /// the child's only thread starts application code from `regs` as kernel thread `tid`.
+    fn fork(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<i32>;
+    /// Forcibly ends another host process of this application.
+    fn kill_host_process(&self, host_pid: i32);
     /// Atomically compares-and-exchanges the u32 at `addr` in application memory; returns the
     /// value found.
     fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32>;

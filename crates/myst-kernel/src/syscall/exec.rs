@@ -85,6 +85,17 @@ fn do_execve(c: &mut Ctx<'_>, dirfd: u64, pathp: u64, argvp: u64, envpp: u64, fl
         img.environ = join_nul(&envp);
     }
     *c.regs = regs;
+    // A vfork parent may go on now.
+    if c.proc.vfork_done.swap(1, core::sync::atomic::Ordering::SeqCst) == 0 {
+        let parent = c.k.procs.lock().get(&c.proc.ppid()).cloned();
+        if let Some(par) = parent {
+            let tids: Vec<u32> = par.threads.lock().clone();
+            for t in tids.iter().filter_map(|t| c.k.thread(*t)) {
+                t.wake.fetch_add(1, core::sync::atomic::Ordering::SeqCst);
+                let _ = crate::tcall().futex_wake(&t.wake, u32::MAX);
+            }
+        }
+    }
     Ok(0)
 }
 

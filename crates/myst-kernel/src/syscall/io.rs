@@ -241,7 +241,8 @@ pub fn fcntl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => lock_cmd(c, a),
         F_GETOWN => Ok(0),
         F_SETOWN => Ok(0),
-        F_GETPIPE_SZ | F_SETPIPE_SZ => kerr!(EBADF),
+        F_GETPIPE_SZ => super::pipe::pipe_size(&c.file(a[0])?, None),
+        F_SETPIPE_SZ => super::pipe::pipe_size(&c.file(a[0])?, Some(a[2] as usize)),
         _ => kerr!(EINVAL, "unsupported fcntl command"),
     }
 }

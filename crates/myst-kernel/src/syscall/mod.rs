@@ -9,11 +9,13 @@ mod fs;
 mod io;
 mod mem;
 mod misc;
+mod pipe;
 mod proc;
 pub use proc::RELEASE;
 mod signal;
 mod thread;
 mod time;
+mod wait;
 
 use crate::error::{Error, KResult};
 use crate::process::{Process, Thread};
@@ -340,9 +342,6 @@ static ROWS: &[Row] = &[
     row!(SYS_GETGROUPS, "getgroups", proc::getgroups, [Int, Out], Int, Full, ""),
     row!(SYS_GETRESUID, "getresuid", proc::getresuid, [Out, Out, Out], Int, Full, ""),
     row!(SYS_GETRESGID, "getresgid", proc::getresgid, [Out, Out, Out], Int, Full, ""),
-    row!(SYS_GETPGRP, "getpgrp", proc::getpid, [], Int, Full, ""),
-    row!(SYS_GETPGID, "getpgid", proc::getpgid, [Int], Int, Full, ""),
-    row!(SYS_GETSID, "getsid", proc::getpgid, [Int], Int, Full, ""),
     row!(SYS_UNAME, "uname", proc::uname, [Out], Int, Full, ""),
     row!(SYS_SETHOSTNAME, "sethostname", proc::sethostname, [Buf(1), Int], Int, Full, ""),
     row!(SYS_SYSINFO, "sysinfo", proc::sysinfo, [Out], Int, Full, ""),
@@ -387,9 +386,42 @@ static ROWS: &[Row] = &[
         Partial,
         "ELF and #! scripts; not from a multi-threaded process yet"
     ),
+    // pipes and readiness
+    row!(SYS_PIPE, "pipe", pipe::pipe, [Ptr], Int, Full, ""),
+    row!(SYS_PIPE2, "pipe2", pipe::pipe2, [Ptr, OFlags], Int, Full, ""),
+    row!(SYS_POLL, "poll", pipe::poll, [Ptr, Int, Int], Int, Full, ""),
+    row!(SYS_PPOLL, "ppoll", pipe::ppoll, [Ptr, Int, Ptr, Ptr, Int], Int, Full, ""),
+    row!(SYS_SELECT, "select", pipe::select, [Int, Ptr, Ptr, Ptr, Ptr], Int, Full, ""),
+    row!(SYS_PSELECT6, "pselect6", pipe::pselect6, [Int, Ptr, Ptr, Ptr, Ptr, Ptr], Int, Full, ""),
+    // processes
+    row!(SYS_FORK, "fork", thread::fork, [], Int, Full, ""),
+    row!(SYS_VFORK, "vfork", thread::vfork, [], Int, Partial, "the child gets a copy of memory; the parent waits until it execs or exits"),
+    row!(
+        SYS_WAIT4,
+        "wait4",
+        wait::wait4,
+        [Int, Out, Hex, Out],
+        Int,
+        Partial,
+        "no stop/continue reporting (no job control); rusage is zero"
+    ),
+    row!(SYS_WAITID, "waitid", wait::waitid, [Int, Int, Out, Hex], Int, Partial, "no stop/continue reporting (no job control)"),
+    row!(SYS_GETPGRP, "getpgrp", wait::getpgrp, [], Int, Full, ""),
+    row!(SYS_GETPGID, "getpgid", wait::getpgid, [Int], Int, Full, ""),
+    row!(SYS_SETPGID, "setpgid", wait::setpgid, [Int, Int], Int, Full, ""),
+    row!(SYS_GETSID, "getsid", wait::getsid, [Int], Int, Full, ""),
+    row!(SYS_SETSID, "setsid", wait::setsid, [], Int, Full, ""),
     // threads and signals
-    row!(SYS_CLONE, "clone", thread::clone, [Hex, Ptr, Ptr, Ptr, Ptr], Int, Partial, "threads; fork and vfork come with processes"),
-    row!(SYS_CLONE3, "clone3", thread::clone3, [Ptr, Int], Int, Partial, "threads; fork and vfork come with processes"),
+    row!(
+        SYS_CLONE,
+        "clone",
+        thread::clone,
+        [Hex, Ptr, Ptr, Ptr, Ptr],
+        Int,
+        Partial,
+        "threads and processes; no namespaces, no CLONE_VM without CLONE_VFORK for processes"
+    ),
+    row!(SYS_CLONE3, "clone3", thread::clone3, [Ptr, Int], Int, Partial, "threads and processes; no namespaces, set_tid or cgroups"),
     row!(SYS_EXIT, "exit", thread::exit, [Int], NoReturn, Full, ""),
     row!(SYS_EXIT_GROUP, "exit_group", thread::exit_group, [Int], NoReturn, Full, ""),
     row!(
@@ -424,7 +456,6 @@ static ROWS: &[Row] = &[
     row!(SYS_SENDFILE, "sendfile", io::sendfile, [Fd, Fd, Ptr, Int], Int, Partial, "copies through the kernel (no zero-copy)"),
     // misc
     row!(SYS_RSEQ, "rseq", misc::enosys_quiet, [Ptr, Int, Hex, Hex], Int, None, "ENOSYS (glibc falls back silently)"),
-    row!(SYS_POLL, "poll", misc::poll, [Ptr, Int, Int], Int, Partial, "consoles and files only: always ready"),
 ];
 
 /// One row per syscall number 0..=MAX_NR (unassigned numbers have an empty name).

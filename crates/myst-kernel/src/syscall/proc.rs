@@ -10,7 +10,7 @@ pub fn getpid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
     Ok(c.proc.pid as u64)
 }
 pub fn getppid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
-    Ok(c.proc.ppid as u64)
+    Ok(c.proc.ppid() as u64)
 }
 pub fn gettid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
     Ok(c.thread.tid as u64)
@@ -20,13 +20,6 @@ pub fn getuid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
 }
 pub fn getgid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
     Ok(c.proc.creds.gid as u64)
-}
-
-pub fn getpgid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && a[0] as u32 != c.proc.pid {
-        kerr!(ESRCH);
-    }
-    Ok(c.proc.pid as u64)
 }
 
 pub fn getgroups(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {

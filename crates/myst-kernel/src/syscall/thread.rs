@@ -36,10 +36,7 @@ fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
         if f & CLONE_THREAD != 0 {
             kerr!(EINVAL);
         }
-        if f & CLONE_VM != 0 && f & CLONE_VFORK != 0 {
-            kerr!(ENOSYS, "vfork/posix_spawn needs processes (not implemented yet)");
-        }
-        kerr!(ENOSYS, "fork needs processes (not implemented yet)");
+        return do_fork(c, &ca);
     }
     let known = thread_flags
         | CLONE_FS
@@ -87,6 +84,75 @@ fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
     Ok(tid as u64)
 }
 
+/// fork, vfork and clone without CLONE_VM (or with CLONE_VM|CLONE_VFORK, as posix_spawn
+/// uses it): a new process with a copy-on-write copy of the caller's memory. A vfork
+/// parent waits until the child execs or exits.
+fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
+    let f = ca.flags;
+    if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 {
+        kerr!(EINVAL, "sharing memory with a new process (CLONE_VM without CLONE_VFORK) is not supported");
+    }
+    if f & (0x2000_0000 | 0x4000_0000 | 0x0800_0000 | 0x0200_0000 | 0x8000_0000 | 0x0002_0000) != 0 {
+        kerr!(EINVAL, "namespaces are not supported");
+    }
+    let pid = c.k.alloc_tid();
+    let child = crate::process::Process::fork_from(c.proc, pid);
+    let t = Thread::new(pid, child.clone());
+    *t.sigmask.lock() = *c.thread.sigmask.lock();
+    *t.altstack.lock() = *c.thread.altstack.lock();
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        *t.clear_child_tid.lock() = ca.ctid;
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        *t.settid_on_start.lock() = ca.ctid;
+    }
+    if f & CLONE_PARENT_SETTID != 0 {
+        c.user().write_u32(ca.ptid, pid)?;
+    }
+    let mut regs: UserRegs = *c.regs;
+    regs.rax = 0;
+    if ca.stack != 0 {
+        regs.rsp = ca.stack;
+    }
+    if f & CLONE_SETTLS != 0 {
+        regs.fs_base = ca.tls;
+    }
+    c.k.procs.lock().insert(pid, child.clone());
+    c.k.threads.lock().insert(pid, t);
+    c.proc.children.lock().push(pid);
+    match crate::tcall().fork(pid, &regs, c.k) {
+        Ok(host) => {
+            child.host_pid.store(host, core::sync::atomic::Ordering::Relaxed);
+        }
+        Err(e) => {
+            c.k.procs.lock().remove(&pid);
+            c.k.threads.lock().remove(&pid);
+            c.proc.children.lock().retain(|x| *x != pid);
+            return Err(e.into());
+        }
+    }
+    if f & CLONE_VFORK != 0 {
+        // Wait (uninterruptibly, as Linux does) until the child execs or exits.
+        let tc = crate::tcall();
+        loop {
+            let gen = c.thread.wake.load(core::sync::atomic::Ordering::SeqCst);
+            if child.vfork_done.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+                break;
+            }
+            let _ = tc.futex_wait(&c.thread.wake, gen, Some(100_000_000));
+        }
+    }
+    Ok(pid as u64)
+}
+
+pub fn fork(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
+    do_fork(c, &CloneArgs { flags: 17, stack: 0, ptid: 0, ctid: 0, tls: 0 })
+}
+
+pub fn vfork(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
+    do_fork(c, &CloneArgs { flags: CLONE_VM | CLONE_VFORK | 17, stack: 0, ptid: 0, ctid: 0, tls: 0 })
+}
+
 pub fn clone(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     // x86-64 order: flags, stack, parent_tid, child_tid, tls.
     do_clone(c, CloneArgs { flags: a[0], stack: a[1], ptid: a[2], ctid: a[3], tls: a[4] })
@@ -122,14 +188,18 @@ pub fn exit(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         ts.is_empty()
     };
     if last {
-        c.k.exit_all((a[0] & 0xff) as i32);
+        c.k.exit_process(c.proc, ((a[0] & 0xff) as i32) << 8);
     }
     c.k.threads.lock().remove(&c.thread.tid);
     crate::tcall().thread_exit()
 }
 
 pub fn exit_group(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    c.k.exit_all((a[0] & 0xff) as i32)
+    let others: alloc::vec::Vec<u32> = c.proc.threads.lock().iter().copied().filter(|t| *t != c.thread.tid).collect();
+    for t in others {
+        c.k.threads.lock().remove(&t);
+    }
+    c.k.exit_process(c.proc, ((a[0] & 0xff) as i32) << 8)
 }
 
 const FUTEX_WAIT: u32 = 0;

@@ -7,6 +7,7 @@
 pub mod console;
 pub mod devfs;
 pub mod hostfs;
+pub mod pipe;
 pub mod procfs;
 pub mod ramfs;
 
@@ -129,6 +130,24 @@ pub trait Inode: Send + Sync + Any {
     }
     /// Device-specific control; `None` = not a terminal/device with this request.
     fn ioctl(&self, req: u32) -> Option<KResult<IoctlAnswer>> {
+        None
+    }
+    /// `read` on a stream, honouring O_NONBLOCK.
+    fn read_stream(&self, buf: &mut [u8], nonblock: bool) -> KResult<usize> {
+        let _ = nonblock;
+        self.read_at(0, buf)
+    }
+    /// `write` on a stream, honouring O_NONBLOCK.
+    fn write_stream(&self, buf: &[u8], nonblock: bool) -> KResult<usize> {
+        let _ = nonblock;
+        self.write_at(0, buf)
+    }
+    /// Readiness for poll/select (`POLLIN`, `POLLOUT`, `POLLHUP`, `POLLERR` bits).
+    fn poll(&self) -> u32 {
+        POLLIN | POLLOUT
+    }
+    /// Where pollers wait for readiness changes, if readiness can change.
+    fn wait_queue(&self) -> Option<&crate::waitq::WaitQueue> {
         None
     }
     /// Bytes ready to read (FIONREAD).
@@ -424,7 +443,8 @@ impl OpenFile {
             kerr!(EBADF);
         }
         if self.inode.is_stream() {
-            return self.inode.read_at(0, buf);
+            let nb = *self.flags.lock() & O_NONBLOCK != 0;
+            return self.inode.read_stream(buf, nb);
         }
         let mut pos = self.pos.lock();
         let n = self.inode.read_at(*pos, buf)?;
@@ -438,7 +458,8 @@ impl OpenFile {
             kerr!(EBADF);
         }
         if self.inode.is_stream() {
-            return self.inode.write_at(0, buf);
+            let nb = *self.flags.lock() & O_NONBLOCK != 0;
+            return self.inode.write_stream(buf, nb);
         }
         let append = *self.flags.lock() & O_APPEND != 0;
         let mut pos = self.pos.lock();

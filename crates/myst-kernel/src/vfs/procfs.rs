@@ -128,7 +128,7 @@ Uid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t64\nGroups:\t{g}\nV
 Threads:\t{threads}\nSigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t{mask:016x}\nSigBlk:\t0000000000000000\nSigIgn:\t{ign:016x}\n\
 SigCgt:\t{cgt:016x}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCpus_allowed_list:\t0-{}\n",
         *p.umask.lock(),
-        p.ppid,
+        p.ppid(),
         crate::tcall().info().ncpus.max(1) - 1,
         pid = p.pid,
         u = c.uid,
@@ -147,7 +147,7 @@ fn stat_text(p: &Process) -> String {
         "{} ({:.15}) R {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {threads} 0 {} {vsize} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 {start_brk} {brk} 0 0 0 0\n",
         p.pid,
         name,
-        p.ppid,
+        p.ppid(),
         p.pid,
         p.pid,
         p.start_ns / 10_000_000,
