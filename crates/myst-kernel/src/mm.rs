@@ -201,17 +201,47 @@ impl Mm {
         Ok(())
     }
 
-    /// Unmaps a range, releasing its pages.
+    /// Unmaps a range, releasing its pages. Shared writable file mappings are written back
+    /// to their file first.
     pub fn unmap(&mut self, t: &dyn Tcall, a: u64, len: u64) -> KResult<()> {
+        self.write_back(t, a, len);
         for (s, e) in self.remove_range(a, len) {
             t.mem_release(s, e - s)?;
         }
         Ok(())
     }
 
-    /// Maps fresh zeroed memory at `a` (must be free) and records it.
+    /// Writes the contents of shared, writable file mappings in `[a, a+len)` back to their
+    /// files (munmap, msync).
+    pub fn write_back(&self, t: &dyn Tcall, a: u64, len: u64) {
+        let end = a.saturating_add(len);
+        for (&s, v) in self.vmas.range(..end) {
+            if v.end <= a || v.flags & MAP_TYPE == MAP_PRIVATE || v.prot & PROT_WRITE == 0 {
+                continue;
+            }
+            let Some(FileRef(inode, off)) = &v.file else { continue };
+            let (lo, hi) = (s.max(a), v.end.min(end));
+            let size = inode.stat().map(|st| st.size.max(0) as u64).unwrap_or(0);
+            let file_lo = off + (lo - s);
+            if file_lo >= size {
+                continue;
+            }
+            let n = (hi - lo).min(size - file_lo) as usize;
+            let mut buf = alloc::vec![0u8; n];
+            if t.user_read(lo, &mut buf).is_ok() {
+                let _ = inode.write_at(file_lo, &buf);
+            }
+        }
+    }
+
+    /// Maps fresh zeroed memory at `a` (must be free) and records it. MAP_SHARED mappings
+    /// stay shared with forked children.
     pub fn map_fresh(&mut self, t: &dyn Tcall, a: u64, len: u64, prot: u32, flags: u32, name: String) -> KResult<()> {
-        t.mem_commit(a, len, prot)?;
+        if flags & MAP_TYPE != MAP_PRIVATE && flags & MAP_TYPE != 0 {
+            t.mem_commit_shared(a, len, prot)?;
+        } else {
+            t.mem_commit(a, len, prot)?;
+        }
         self.insert(a, len, prot, flags, name);
         Ok(())
     }

@@ -265,6 +265,9 @@ impl Tcall for LinuxTarget {
     fn mem_commit(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
         self.region.commit(addr, len, prot)
     }
+    fn mem_commit_shared(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
+        self.region.commit_shared(addr, len, prot)
+    }
     fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
         self.region.protect(addr, len, prot)
     }

@@ -69,6 +69,19 @@ impl Region {
         Ok(())
     }
 
+    /// Maps fresh zeroed pages that stay shared across host forks.
+    pub fn commit_shared(&self, a: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.check(a, len)?;
+        // SAFETY: the range lies inside our reservation (checked).
+        let p = unsafe {
+            libc::mmap(a as *mut libc::c_void, len as usize, prot as i32, libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0)
+        };
+        if p == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        Ok(())
+    }
+
     /// Changes protection.
     pub fn protect(&self, a: u64, len: u64, prot: u32) -> Result<(), Errno> {
         self.check(a, len)?;

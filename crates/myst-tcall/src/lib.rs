@@ -157,6 +157,9 @@ pub trait Tcall: Sync {
     // ----- memory inside the application region
     /// Makes `[addr, addr+len)` accessible with `prot`, zero-filled.
     fn mem_commit(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
+    /// Like [`Tcall::mem_commit`], but the pages stay shared with processes later made by
+    /// [`Tcall::fork`] (MAP_SHARED mappings).
+    fn mem_commit_shared(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
     /// Changes the protection of committed pages.
     fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
     /// Releases pages back to the reserved, inaccessible state.

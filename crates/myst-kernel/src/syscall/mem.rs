@@ -250,9 +250,11 @@ pub fn msync(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         kerr!(EINVAL);
     }
     let len = page_up(a[1]).unwrap_or(u64::MAX);
-    if !c.proc.mm.lock().is_mapped(a[0], len) {
+    let mm = c.proc.mm.lock();
+    if !mm.is_mapped(a[0], len) {
         kerr!(ENOMEM);
     }
+    mm.write_back(crate::tcall(), a[0], len);
     Ok(0)
 }
 

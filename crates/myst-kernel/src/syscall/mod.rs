@@ -313,7 +313,7 @@ static ROWS: &[Row] = &[
         [Hex, Int, Prot, MFlags, Fd, Hex],
         Hex,
         Partial,
-        "file mappings are private copies; MAP_SHARED of a file does not write back"
+        "MAP_SHARED file mappings are shared with forked children and written back at munmap/msync, not kept coherent with write(2) or other mappers"
     ),
     row!(SYS_MUNMAP, "munmap", mem::munmap, [Hex, Int], Int, Full, ""),
     row!(SYS_MPROTECT, "mprotect", mem::mprotect, [Hex, Int, Prot], Int, Full, ""),
@@ -328,7 +328,7 @@ static ROWS: &[Row] = &[
         "MADV_DONTNEED/MADV_FREE zero anonymous memory; other advice is accepted and ignored"
     ),
     row!(SYS_BRK, "brk", mem::brk, [Hex], Hex, Full, ""),
-    row!(SYS_MSYNC, "msync", mem::msync, [Hex, Int, Hex], Int, Partial, "no-op: file mappings are private copies"),
+    row!(SYS_MSYNC, "msync", mem::msync, [Hex, Int, Hex], Int, Partial, "writes shared file mappings back"),
     row!(SYS_MLOCK, "mlock", mem::mlock, [Hex, Int], Int, Partial, "accepted, no effect"),
     row!(SYS_MUNLOCK, "munlock", mem::mlock, [Hex, Int], Int, Partial, "accepted, no effect"),
     // processes and identity
