@@ -1,6 +1,7 @@
 //! The `myst` command line. Command names and option spellings follow Mystikos.
 
 mod exec;
+mod images;
 mod syscalls;
 
 use std::path::PathBuf;
@@ -23,6 +24,16 @@ Commands:
   appdir ROOTDIR PROGRAM...
                         Copy host programs with their shared libraries and loader into
                         ROOTDIR, ready for exec-linux.
+  mkext2 [--force] [--size=SIZE] [--sign=PUB.pem:PRIV.pem] [--encrypt=KEYFILE]
+         [--passphrase=P] [--quiet] DIR IMAGE
+                        Build a trusted ext2 image of DIR: ext2, dm-verity hash tree and
+                        FSSIG trailer (signed with --sign); --encrypt puts the ext2 in LUKS1
+                        aes-xts-plain64 with the 64-byte key in KEYFILE.
+  fssig [--roothash] IMAGE
+                        Print an image's FSSIG trailer, or only its root hash.
+  verify IMAGE [--pubkey PEM]... [--roothash HEX]... [--key KEYFILE]
+                        Check an image offline: trailer, signature or root hash, the whole
+                        verity tree, the LUKS header and key, and the ext2 file system.
   syscalls [--markdown] Print the syscall support table.
   target-info           Show what this host supports (SUD, FSGSBASE, KVM, SGX).
   help                  Show this text.
@@ -50,6 +61,9 @@ fn main() -> ExitCode {
         "mkcpio" => mkcpio(rest),
         "excpio" => excpio(rest),
         "appdir" => appdir(rest),
+        "mkext2" => images::mkext2(rest),
+        "fssig" => images::fssig(rest),
+        "verify" => images::verify(rest),
         "syscalls" => syscalls::run(rest),
         "target-info" | "fsgsbase" => target_info(),
         "help" | "--help" | "-h" => {
