@@ -17,4 +17,6 @@ echo "== docs/syscalls.md is current"
 target/release/myst syscalls --markdown | diff -u docs/syscalls.md - || { echo "docs/syscalls.md is stale: run 'target/release/myst syscalls --markdown > docs/syscalls.md'"; exit 1; }
 echo "== program tests (native vs myst)"
 MYST=$PWD/target/release/myst bash tests/run-programs.sh
+echo "== image tests (mkext2, fssig, verify against the standard tools)"
+MYST=$PWD/target/release/myst bash tests/run-image-tests.sh
 echo "== all tests passed"

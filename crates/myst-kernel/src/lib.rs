@@ -21,6 +21,7 @@ pub mod signal;
 pub mod strace;
 pub mod sync;
 pub mod syscall;
+pub mod timer;
 pub mod uaccess;
 pub mod vfs;
 pub mod waitq;
@@ -145,6 +146,8 @@ pub struct Kernel {
     pub root_source: String,
     /// Root file-system type.
     pub root_fstype: &'static str,
+    /// Armed timers.
+    pub timers: timer::Timers,
     /// Futex wait queues.
     pub futexes: futex::FutexTable,
     /// Next thread/process id.
@@ -205,6 +208,7 @@ impl Kernel {
         if let Some(i) = &init {
             i.children.lock().extend(kids);
         }
+        self.timers.remove_process(p.pid, false);
         *p.zombie.lock() = Some(wstatus);
         p.vfork_done.store(1, Ordering::SeqCst);
         let parent = self.procs.lock().get(&p.ppid()).cloned();
@@ -298,6 +302,9 @@ impl Upcall for Kernel {
 /// share it); the static only holds its address.
 static KERNEL: Once<&'static Kernel> = Once::new();
 
+/// The kernel, for destructors that may run before boot completes.
+pub static KERNEL_REF: &Once<&'static Kernel> = &KERNEL;
+
 /// The booted kernel.
 pub fn kernel() -> &'static Kernel {
     KERNEL.get().expect("kernel not booted")
@@ -390,6 +397,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
             boot_mono: t.clock_gettime(CLOCK_MONOTONIC).unwrap_or_default(),
             root_source: source.clone(),
             root_fstype: fstype,
+            timers: timer::Timers::default(),
             futexes: futex::FutexTable::default(),
             next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
         }))

@@ -91,6 +91,14 @@ pub struct Process {
     pub threads: Mutex<Vec<u32>>,
     /// Signals directed at the process.
     pub pending: Mutex<crate::signal::Pending>,
+    /// signalfd readers and pollers of this process.
+    pub sigwq: crate::waitq::WaitQueue,
+    /// Next POSIX timer id.
+    pub next_timer: AtomicU32,
+    /// POSIX timers: (id, what they do, clock).
+    pub posix_timers: Mutex<Vec<(u32, crate::timer::Action, u32)>>,
+    /// Nice value.
+    pub nice: Mutex<i32>,
 }
 
 /// A thread.
@@ -166,6 +174,10 @@ impl Process {
             groups: alloc::vec![info.gid],
             threads: Mutex::new(alloc::vec![FIRST_PID]),
             pending: Mutex::new(Default::default()),
+            sigwq: Default::default(),
+            next_timer: AtomicU32::new(0),
+            posix_timers: Mutex::new(Vec::new()),
+            nice: Mutex::new(0),
         }))
     }
 }
@@ -221,6 +233,10 @@ impl Process {
             groups: parent.groups.clone(),
             threads: Mutex::new(alloc::vec![pid]),
             pending: Mutex::new(Default::default()),
+            sigwq: Default::default(),
+            next_timer: AtomicU32::new(0),
+            posix_timers: Mutex::new(Vec::new()),
+            nice: Mutex::new(0),
         })
     }
 

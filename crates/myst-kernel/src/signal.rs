@@ -148,6 +148,7 @@ pub fn send_to_process(k: &Kernel, p: &Arc<Process>, s: SigInfo) {
     let threads: Vec<Arc<Thread>> = tids.iter().filter_map(|t| k.thread(*t)).collect();
     let target = threads.iter().find(|t| *t.sigmask.lock() & bit(s.signo) == 0).or(threads.first()).cloned();
     p.pending.lock().push(s);
+    p.sigwq.notify();
     if let Some(t) = target {
         kick(&t);
     }
@@ -160,6 +161,7 @@ pub fn send_to_thread(t: &Arc<Thread>, s: SigInfo) {
         return;
     }
     t.pending.lock().push(s);
+    t.process.sigwq.notify();
     kick(t);
 }
 

@@ -316,6 +316,12 @@ impl Tcall for LinuxTarget {
         check(r).map(|v| v as u32)
     }
 
+    fn membarrier(&self, cmd: u32) -> TResult<u64> {
+        // SAFETY: plain membarrier syscall; PRIVATE_EXPEDITED needs this host process to have
+        // registered, which the kernel does on the application's REGISTER command.
+        check(unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) }).map(|v| v as u64)
+    }
+
     fn yield_now(&self) {
         // SAFETY: no preconditions.
         unsafe { libc::sched_yield() };
@@ -341,6 +347,10 @@ impl Tcall for LinuxTarget {
             })
             .map(|_| ())
             .map_err(|_| Errno::EAGAIN)
+    }
+
+    fn kthread_spawn(&self, f: Box<dyn FnOnce() + Send>) -> TResult<()> {
+        std::thread::Builder::new().name("myst-kthread".into()).stack_size(256 << 10).spawn(f).map(|_| ()).map_err(|_| Errno::EAGAIN)
     }
 
     fn current_tid(&self) -> u32 {

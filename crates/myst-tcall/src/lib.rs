@@ -184,6 +184,9 @@ pub trait Tcall: Sync {
     fn futex_wait(&self, word: &AtomicU32, val: u32, timeout_ns: Option<u64>) -> TResult<()>;
     /// Wakes up to `n` waiters on `word`.
     fn futex_wake(&self, word: &AtomicU32, n: u32) -> TResult<u32>;
+    /// Issues a memory barrier on every CPU running threads of this application
+    /// (`membarrier` command `cmd`; 0 queries what is supported).
+    fn membarrier(&self, cmd: u32) -> TResult<u64>;
     /// Yields the host CPU.
     fn yield_now(&self);
     /// Ends the calling host process (all its threads) with `status`.
@@ -191,6 +194,8 @@ pub trait Tcall: Sync {
     /// Starts a new host thread that runs application code from `regs` as kernel thread
     /// `tid` (its syscalls and faults reach `upcall`).
     fn thread_create(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<()>;
+    /// Starts a kernel service thread (no application code) running `f`.
+    fn kthread_spawn(&self, f: alloc::boxed::Box<dyn FnOnce() + Send>) -> TResult<()>;
     /// Kernel thread id of the calling host thread (0 if it runs no application thread).
     fn current_tid(&self) -> u32;
     /// Ends the calling host thread (the kernel has already torn its state down).

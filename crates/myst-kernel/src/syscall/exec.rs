@@ -74,6 +74,8 @@ fn do_execve(c: &mut Ctx<'_>, dirfd: u64, pathp: u64, argvp: u64, envpp: u64, fl
             *a = SigAction::default();
         }
     }
+    c.k.timers.remove_process(c.proc.pid, true);
+    c.proc.posix_timers.lock().clear();
     *c.thread.altstack.lock() = (0, 2, 0);
     *c.thread.saved_mask.lock() = None;
     *c.thread.robust_list.lock() = (0, 0);

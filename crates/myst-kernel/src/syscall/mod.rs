@@ -15,6 +15,7 @@ pub use proc::RELEASE;
 mod signal;
 mod thread;
 mod time;
+mod timer;
 mod wait;
 
 use crate::error::{Error, KResult};
@@ -446,6 +447,34 @@ static ROWS: &[Row] = &[
     row!(SYS_KILL, "kill", signal::kill, [Int, Sig], Int, Partial, "within the application's own processes only"),
     row!(SYS_TKILL, "tkill", signal::tkill, [Int, Sig], Int, Full, ""),
     row!(SYS_TGKILL, "tgkill", signal::tgkill, [Int, Int, Sig], Int, Full, ""),
+    // timers and event descriptors
+    row!(SYS_ALARM, "alarm", timer::alarm, [Int], Int, Full, ""),
+    row!(SYS_SETITIMER, "setitimer", timer::setitimer, [Int, Ptr, Out], Int, Partial, "ITIMER_VIRTUAL and ITIMER_PROF count wall-clock time"),
+    row!(SYS_GETITIMER, "getitimer", timer::getitimer, [Int, Out], Int, Full, ""),
+    row!(SYS_TIMER_CREATE, "timer_create", timer::timer_create, [Int, Ptr, Out], Int, Partial, "CPU-time clocks count wall-clock time"),
+    row!(SYS_TIMER_SETTIME, "timer_settime", timer::timer_settime, [Int, Hex, Ptr, Out], Int, Full, ""),
+    row!(SYS_TIMER_GETTIME, "timer_gettime", timer::timer_gettime, [Int, Out], Int, Full, ""),
+    row!(SYS_TIMER_GETOVERRUN, "timer_getoverrun", timer::timer_getoverrun, [Int], Int, Full, ""),
+    row!(SYS_TIMER_DELETE, "timer_delete", timer::timer_delete, [Int], Int, Full, ""),
+    row!(SYS_TIMERFD_CREATE, "timerfd_create", timer::timerfd_create, [Int, Hex], Int, Full, ""),
+    row!(SYS_TIMERFD_SETTIME, "timerfd_settime", timer::timerfd_settime, [Fd, Hex, Ptr, Out], Int, Full, ""),
+    row!(SYS_TIMERFD_GETTIME, "timerfd_gettime", timer::timerfd_gettime, [Fd, Out], Int, Full, ""),
+    row!(SYS_EVENTFD, "eventfd", timer::eventfd, [Int], Int, Full, ""),
+    row!(SYS_EVENTFD2, "eventfd2", timer::eventfd2, [Int, Hex], Int, Full, ""),
+    row!(SYS_SIGNALFD, "signalfd", timer::signalfd, [Fd, Ptr, Int], Int, Full, ""),
+    row!(SYS_SIGNALFD4, "signalfd4", timer::signalfd4, [Fd, Ptr, Int, Hex], Int, Full, ""),
+    // scheduling
+    row!(SYS_SCHED_SETAFFINITY, "sched_setaffinity", timer::sched_setaffinity, [Int, Int, Ptr], Int, Partial, "accepted; threads run on any host CPU"),
+    row!(SYS_SCHED_GETPARAM, "sched_getparam", timer::sched_getparam, [Int, Out], Int, Full, ""),
+    row!(SYS_SCHED_SETPARAM, "sched_setparam", timer::sched_setparam, [Int, Ptr], Int, Partial, "SCHED_OTHER only"),
+    row!(SYS_SCHED_GETSCHEDULER, "sched_getscheduler", timer::sched_getscheduler, [Int], Int, Full, ""),
+    row!(SYS_SCHED_SETSCHEDULER, "sched_setscheduler", timer::sched_setscheduler, [Int, Int, Ptr], Int, Partial, "SCHED_OTHER/BATCH/IDLE; real-time policies give EPERM"),
+    row!(SYS_SCHED_GET_PRIORITY_MAX, "sched_get_priority_max", timer::sched_get_priority_max, [Int], Int, Full, ""),
+    row!(SYS_SCHED_GET_PRIORITY_MIN, "sched_get_priority_min", timer::sched_get_priority_min, [Int], Int, Full, ""),
+    row!(SYS_SCHED_RR_GET_INTERVAL, "sched_rr_get_interval", timer::sched_rr_get_interval, [Int, Out], Int, Full, ""),
+    row!(SYS_GETPRIORITY, "getpriority", timer::getpriority, [Int, Int], Int, Partial, "one nice value per process"),
+    row!(SYS_SETPRIORITY, "setpriority", timer::setpriority, [Int, Int, Int], Int, Partial, "one nice value per process; no effect on host scheduling"),
+    row!(SYS_MEMBARRIER, "membarrier", timer::membarrier, [Int, Hex, Int], Int, Partial, "GLOBAL, GLOBAL_EXPEDITED, PRIVATE_EXPEDITED and their REGISTER commands (through the host); no RSEQ or SYNC_CORE"),
     // time
     row!(SYS_CLOCK_GETTIME, "clock_gettime", time::clock_gettime, [Int, Out], Int, Full, ""),
     row!(SYS_CLOCK_GETRES, "clock_getres", time::clock_getres, [Int, Out], Int, Full, ""),

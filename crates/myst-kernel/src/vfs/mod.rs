@@ -6,6 +6,7 @@
 
 pub mod console;
 pub mod devfs;
+pub mod eventfd;
 pub mod hostfs;
 pub mod pipe;
 pub mod procfs;

@@ -1,0 +1,384 @@
+//! Timers and kernel-event descriptors: alarm, setitimer/getitimer, timer_*, timerfd_*,
+//! eventfd, signalfd; the sched_* family and priorities.
+
+use super::Ctx;
+use crate::error::KResult;
+use crate::fdtable::FdEntry;
+use crate::kerr;
+use crate::timer::{Action, Key, SI_TIMER};
+use crate::vfs::eventfd::{EventFd, SignalFd, TimerFd};
+use crate::vfs::OpenFile;
+use alloc::sync::Arc;
+use myst_abi::consts::*;
+use myst_abi::structs::Timespec;
+
+fn now_mono() -> u128 {
+    crate::tcall().clock_gettime(CLOCK_MONOTONIC).unwrap_or_default().as_nanos()
+}
+
+fn tv_ns(b: &[u8]) -> KResult<u128> {
+    let s = i64::from_le_bytes(b[0..8].try_into().expect("8"));
+    let us = i64::from_le_bytes(b[8..16].try_into().expect("8"));
+    if s < 0 || !(0..1_000_000).contains(&us) {
+        kerr!(EINVAL);
+    }
+    Ok(s as u128 * 1_000_000_000 + us as u128 * 1000)
+}
+
+fn ns_tv(ns: u128) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // Round up so a running timer never reads as disarmed.
+    let us = ns.div_ceil(1000);
+    b[0..8].copy_from_slice(&((us / 1_000_000) as i64).to_le_bytes());
+    b[8..16].copy_from_slice(&((us % 1_000_000) as i64).to_le_bytes());
+    b
+}
+
+fn itimer_action(c: &Ctx<'_>, which: u32) -> Action {
+    let signo = match which {
+        0 => SIGALRM,
+        1 => SIGVTALRM,
+        _ => SIGPROF,
+    };
+    Action::Signal { pid: c.proc.pid, tid: None, signo, code: crate::signal::SI_KERNEL, timerid: 0, value: 0 }
+}
+
+pub fn alarm(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let secs = a[0] as u32 as u128;
+    let dl = if secs == 0 { 0 } else { now_mono() + secs * 1_000_000_000 };
+    let (old, _) = c.k.timers.set(Key::Itimer(c.proc.pid, 0), dl, 0, itimer_action(c, 0));
+    Ok(old.div_ceil(1_000_000_000) as u64)
+}
+
+pub fn setitimer(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let which = a[0] as u32;
+    if which > 2 {
+        kerr!(EINVAL);
+    }
+    let (interval, value) = if a[1] != 0 {
+        let b = c.user().read_arr::<32>(a[1])?;
+        (tv_ns(&b[0..16])?, tv_ns(&b[16..32])?)
+    } else {
+        (0, 0)
+    };
+    let dl = if value == 0 { 0 } else { now_mono() + value };
+    let (old, oint) = c.k.timers.set(Key::Itimer(c.proc.pid, which), dl, interval, itimer_action(c, which));
+    if a[2] != 0 {
+        let mut b = [0u8; 32];
+        b[0..16].copy_from_slice(&ns_tv(oint));
+        b[16..32].copy_from_slice(&ns_tv(old));
+        c.user().write(a[2], &b)?;
+    }
+    Ok(0)
+}
+
+pub fn getitimer(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let which = a[0] as u32;
+    if which > 2 {
+        kerr!(EINVAL);
+    }
+    let (rem, int) = c.k.timers.get(Key::Itimer(c.proc.pid, which));
+    let mut b = [0u8; 32];
+    b[0..16].copy_from_slice(&ns_tv(int));
+    b[16..32].copy_from_slice(&ns_tv(rem));
+    c.user().write(a[1], &b)?;
+    Ok(0)
+}
+
+fn read_itimerspec(c: &Ctx<'_>, p: u64) -> KResult<(Timespec, Timespec)> {
+    let b = c.user().read_arr::<32>(p)?;
+    let i = Timespec::from_bytes(b[0..16].try_into().expect("16"));
+    let v = Timespec::from_bytes(b[16..32].try_into().expect("16"));
+    if !i.is_valid() || !v.is_valid() {
+        kerr!(EINVAL);
+    }
+    Ok((i, v))
+}
+
+fn write_itimerspec(c: &Ctx<'_>, p: u64, rem: u128, int: u128) -> KResult<()> {
+    if p == 0 {
+        return Ok(());
+    }
+    let mut b = [0u8; 32];
+    b[0..16].copy_from_slice(&Timespec::from_nanos(int).to_bytes());
+    b[16..32].copy_from_slice(&Timespec::from_nanos(rem).to_bytes());
+    c.user().write(p, &b)
+}
+
+/// Converts an it_value to a monotonic deadline (0 = disarm).
+fn deadline(clock: u32, v: Timespec, abs: bool) -> KResult<u128> {
+    if v.sec == 0 && v.nsec == 0 {
+        return Ok(0);
+    }
+    if !abs {
+        return Ok(now_mono() + v.as_nanos());
+    }
+    let cnow = crate::tcall().clock_gettime(clock)?.as_nanos();
+    Ok(now_mono() + v.as_nanos().saturating_sub(cnow).max(1))
+}
+
+pub fn timer_create(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let clock = a[0] as u32;
+    if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID | CLOCK_TAI)
+    {
+        kerr!(EINVAL);
+    }
+    let id = crate::timer::next_posix_id(c.proc);
+    let action = if a[1] == 0 {
+        Action::Signal { pid: c.proc.pid, tid: None, signo: SIGALRM, code: SI_TIMER, timerid: id, value: id as u64 }
+    } else {
+        let b = c.user().read_arr::<64>(a[1])?;
+        let value = u64::from_le_bytes(b[0..8].try_into().expect("8"));
+        let signo = u32::from_le_bytes(b[8..12].try_into().expect("4"));
+        let notify = u32::from_le_bytes(b[12..16].try_into().expect("4"));
+        let tid = u32::from_le_bytes(b[16..20].try_into().expect("4"));
+        match notify {
+            1 => Action::None,
+            0 | 4 => {
+                if signo == 0 || signo > NSIG {
+                    kerr!(EINVAL);
+                }
+                let tid = if notify == 4 {
+                    match c.k.thread(tid) {
+                        Some(t) if t.process.pid == c.proc.pid => Some(tid),
+                        _ => kerr!(EINVAL),
+                    }
+                } else {
+                    None
+                };
+                Action::Signal { pid: c.proc.pid, tid, signo, code: SI_TIMER, timerid: id, value }
+            }
+            _ => kerr!(EINVAL),
+        }
+    };
+    c.proc.posix_timers.lock().push((id, action, clock));
+    c.user().write_u32(a[2], id)?;
+    Ok(0)
+}
+
+fn posix_timer(c: &Ctx<'_>, id: u32) -> KResult<(Action, u32)> {
+    match c.proc.posix_timers.lock().iter().find(|t| t.0 == id) {
+        Some((_, a, clk)) => Ok((a.clone(), *clk)),
+        None => kerr!(EINVAL),
+    }
+}
+
+pub fn timer_settime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let id = a[0] as u32;
+    let (action, clock) = posix_timer(c, id)?;
+    let (int, val) = read_itimerspec(c, a[2])?;
+    let dl = deadline(clock, val, a[1] as u32 & TIMER_ABSTIME != 0)?;
+    let (old, oint) = c.k.timers.set(Key::Posix(c.proc.pid, id), dl, int.as_nanos(), action);
+    write_itimerspec(c, a[3], old, oint)?;
+    Ok(0)
+}
+
+pub fn timer_gettime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let id = a[0] as u32;
+    posix_timer(c, id)?;
+    let (rem, int) = c.k.timers.get(Key::Posix(c.proc.pid, id));
+    write_itimerspec(c, a[1], rem, int)?;
+    Ok(0)
+}
+
+pub fn timer_getoverrun(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let id = a[0] as u32;
+    posix_timer(c, id)?;
+    Ok(c.k.timers.overrun(Key::Posix(c.proc.pid, id)) as u64)
+}
+
+pub fn timer_delete(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let id = a[0] as u32;
+    posix_timer(c, id)?;
+    c.k.timers.set(Key::Posix(c.proc.pid, id), 0, 0, Action::None);
+    c.proc.posix_timers.lock().retain(|t| t.0 != id);
+    Ok(0)
+}
+
+fn install(c: &Ctx<'_>, inode: crate::vfs::InodeRef, name: &str, flags: u32) -> KResult<u64> {
+    let f = OpenFile::new(inode, name.into(), O_RDWR | (flags & O_NONBLOCK));
+    Ok(c.proc.fds.lock().alloc(FdEntry { file: f, cloexec: flags & O_CLOEXEC != 0 }, 0)? as u64)
+}
+
+pub fn timerfd_create(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let clock = a[0] as u32;
+    let flags = a[1] as u32;
+    if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM) {
+        kerr!(EINVAL);
+    }
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        kerr!(EINVAL);
+    }
+    install(c, TimerFd::new(clock), "anon_inode:[timerfd]", flags)
+}
+
+fn timerfd_of(c: &Ctx<'_>, fd: u64) -> KResult<Arc<OpenFile>> {
+    let f = c.file(fd)?;
+    if f.inode.as_any().downcast_ref::<TimerFd>().is_none() {
+        kerr!(EINVAL);
+    }
+    Ok(f)
+}
+
+pub fn timerfd_settime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = timerfd_of(c, a[0])?;
+    let tfd = f.inode.as_any().downcast_ref::<TimerFd>().expect("checked");
+    if a[1] as u32 & !3 != 0 {
+        kerr!(EINVAL);
+    }
+    let (int, val) = read_itimerspec(c, a[2])?;
+    let dl = deadline(tfd.clock, val, a[1] as u32 & 1 != 0)?;
+    *tfd.expirations.lock() = 0;
+    let (old, oint) = c.k.timers.set(Key::Fd(tfd.id), dl, int.as_nanos(), Action::Fd(tfd.weak()));
+    write_itimerspec(c, a[3], old, oint)?;
+    Ok(0)
+}
+
+pub fn timerfd_gettime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let f = timerfd_of(c, a[0])?;
+    let tfd = f.inode.as_any().downcast_ref::<TimerFd>().expect("checked");
+    let (rem, int) = c.k.timers.get(Key::Fd(tfd.id));
+    write_itimerspec(c, a[1], rem, int)?;
+    Ok(0)
+}
+
+pub fn eventfd2(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let flags = a[1] as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK | 1) != 0 {
+        kerr!(EINVAL);
+    }
+    install(c, EventFd::new(a[0] as u32 as u64, flags & 1 != 0), "anon_inode:[eventfd]", flags)
+}
+
+pub fn eventfd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    eventfd2(c, [a[0], 0, 0, 0, 0, 0])
+}
+
+pub fn signalfd4(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[2] != 8 {
+        kerr!(EINVAL);
+    }
+    let flags = a[3] as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+        kerr!(EINVAL);
+    }
+    let mask = c.user().read_u64(a[1])? & !crate::signal::UNBLOCKABLE;
+    if a[0] as i32 != -1 {
+        let f = c.file(a[0])?;
+        let Some(s) = f.inode.as_any().downcast_ref::<SignalFd>() else { kerr!(EINVAL) };
+        *s.mask.lock() = mask;
+        return Ok(a[0]);
+    }
+    install(c, SignalFd::new(c.proc.clone(), mask), "anon_inode:[signalfd]", flags)
+}
+
+pub fn signalfd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    signalfd4(c, [a[0], a[1], a[2], 0, 0, 0])
+}
+
+pub fn sched_setaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
+        kerr!(ESRCH);
+    }
+    let mask = c.user().read_vec(a[2], (a[1] as usize).min(1024))?;
+    if mask.iter().all(|b| *b == 0) {
+        kerr!(EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sched_getparam(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
+        kerr!(ESRCH);
+    }
+    c.user().write_u32(a[1], 0)?;
+    Ok(0)
+}
+
+pub fn sched_setparam(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
+        kerr!(ESRCH);
+    }
+    let p = u32::from_le_bytes(c.user().read_arr::<4>(a[1])?);
+    if p != 0 {
+        kerr!(EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sched_getscheduler(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
+        kerr!(ESRCH);
+    }
+    Ok(0)
+}
+
+pub fn sched_setscheduler(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
+        kerr!(ESRCH);
+    }
+    let policy = a[1] as u32 & !0x4000_0000;
+    let p = u32::from_le_bytes(c.user().read_arr::<4>(a[2])?);
+    match policy {
+        0 | 3 | 5 if p == 0 => Ok(0),
+        1 | 2 if (1..=99).contains(&p) => kerr!(EPERM, "real-time scheduling is not available in myst"),
+        _ => kerr!(EINVAL),
+    }
+}
+
+pub fn sched_get_priority_max(_c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] {
+        1 | 2 => Ok(99),
+        0 | 3 | 5 | 6 => Ok(0),
+        _ => kerr!(EINVAL),
+    }
+}
+
+pub fn sched_get_priority_min(_c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    match a[0] {
+        1 | 2 => Ok(1),
+        0 | 3 | 5 | 6 => Ok(0),
+        _ => kerr!(EINVAL),
+    }
+}
+
+pub fn sched_rr_get_interval(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    c.user().write(a[1], &Timespec { sec: 0, nsec: 100_000_000 }.to_bytes())?;
+    Ok(0)
+}
+
+pub fn getpriority(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > 2 {
+        kerr!(EINVAL);
+    }
+    Ok((20 - *c.proc.nice.lock()) as u64)
+}
+
+pub fn setpriority(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    if a[0] > 2 {
+        kerr!(EINVAL);
+    }
+    let n = (a[2] as i32).clamp(-20, 19);
+    let mut nice = c.proc.nice.lock();
+    if n < *nice && c.proc.creds.uid != 0 {
+        kerr!(EACCES);
+    }
+    *nice = n;
+    Ok(0)
+}
+
+pub fn membarrier(_c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    // The application's threads are host threads of this host process: the host's own
+    // membarrier does exactly what is asked. Only the non-RSEQ commands are offered.
+    const OFFERED: u64 = 1 | 2 | 4 | 8 | 16;
+    match a[0] {
+        0 => Ok(crate::tcall().membarrier(0)? & OFFERED),
+        cmd if cmd & OFFERED == cmd && cmd.count_ones() == 1 => {
+            if a[1] != 0 {
+                kerr!(EINVAL);
+            }
+            Ok(crate::tcall().membarrier(cmd as u32)?)
+        }
+        _ => kerr!(EINVAL),
+    }
+}
