@@ -36,7 +36,6 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 /// Keys accepted but without effect on the linux target today.
 pub const NOT_YET_USED: &[&str] = &[
-    "Debug",
     "ProductID",
     "SecurityVersion",
     "CreateZeroBaseEnclave",
@@ -47,7 +46,6 @@ pub const NOT_YET_USED: &[&str] = &[
     "ForkMode",
     "SyslogLevel",
     "HostUDS",
-    "Mount",
     "Secret",
 ];
 
@@ -74,8 +72,27 @@ pub struct Config {
     pub hostname: Option<String>,
     /// Affinity cap.
     pub max_affinity_cpus: Option<u32>,
+    /// `Debug`: a debug run may use unverified images.
+    pub debug: bool,
+    /// `Mount` entries.
+    pub mounts: Vec<ConfigMount>,
     /// Unknown keys found (for warnings).
     pub unknown_keys: Vec<String>,
+}
+
+/// One `Mount` entry of config.json.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigMount {
+    /// Absolute target path inside myst.
+    pub target: String,
+    /// "ext2", "hostfs" or "ramfs".
+    pub fs_type: String,
+    /// Mount flags (accepted: none yet).
+    pub flags: Vec<String>,
+    /// Trusted public key (a PEM file path on the host) for an ext2 mount.
+    pub public_key: Option<String>,
+    /// Trusted root hash (hex) for an ext2 mount.
+    pub root_hash: Option<String>,
 }
 
 /// Config errors.
@@ -192,6 +209,32 @@ impl Config {
                 "HostEnvironmentVariables" => c.host_environment_variables = strings(k, v)?,
                 "CurrentWorkingDirectory" => c.cwd = Some(string(k, v)?),
                 "Hostname" => c.hostname = Some(string(k, v)?),
+                "Debug" => c.debug = boolish(k, v)?,
+                "Mount" => {
+                    let arr = v.as_array().ok_or_else(|| kerr(k, "must be an array of objects"))?;
+                    for m in arr {
+                        let o = m.as_object().ok_or_else(|| kerr(k, "entries must be objects"))?;
+                        let get = |f: &str| o.get(f).and_then(|x| x.as_str()).map(String::from);
+                        let target = get("Target").ok_or_else(|| kerr(k, "entry without \"Target\""))?;
+                        if !target.starts_with('/') {
+                            return Err(kerr(k, &format!("Target \"{target}\" must be an absolute path")));
+                        }
+                        let fs_type = get("Type").unwrap_or_else(|| "hostfs".into());
+                        if !matches!(fs_type.as_str(), "ext2" | "hostfs" | "ramfs") {
+                            return Err(kerr(k, &format!("Type \"{fs_type}\" must be ext2, hostfs or ramfs")));
+                        }
+                        let flags = match o.get("Flags") {
+                            None => Vec::new(),
+                            Some(f) => strings("Mount.Flags", f)?,
+                        };
+                        for key in o.keys() {
+                            if !matches!(key.as_str(), "Target" | "Type" | "Flags" | "PublicKey" | "RootHash") {
+                                c.unknown_keys.push(format!("Mount.{key}"));
+                            }
+                        }
+                        c.mounts.push(ConfigMount { target, fs_type, flags, public_key: get("PublicKey"), root_hash: get("RootHash") });
+                    }
+                }
                 "MaxAffinityCPUs" => {
                     let n = v.as_u64().filter(|n| *n > 0 && *n <= 1 << 16).ok_or_else(|| kerr(k, "must be a positive integer"))?;
                     c.max_affinity_cpus = Some(n as u32);

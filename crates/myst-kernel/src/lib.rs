@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod blockdev;
 pub mod error;
 pub mod fdtable;
 pub mod futex;
@@ -76,6 +77,42 @@ pub enum RootFs {
     HostDir(String),
     /// A CPIO (newc) archive's bytes, unpacked into ramfs.
     Cpio(Vec<u8>),
+    /// An ext2 image file on the host (with FSSIG trailer, verity tree, maybe LUKS).
+    Ext2 {
+        /// Host path of the image.
+        path: String,
+        /// Key for an encrypted image.
+        key: Option<[u8; 64]>,
+    },
+}
+
+/// What a configured mount mounts.
+#[derive(Debug, Clone)]
+pub enum MountKind {
+    /// A host directory (hostfs, confined).
+    HostDir,
+    /// An ext2 image file on the host.
+    Ext2 {
+        /// Key for an encrypted image.
+        key: Option<[u8; 64]>,
+        /// Extra trusted public key (PEM) for this mount.
+        pubkey: Option<String>,
+        /// Extra trusted root hash for this mount.
+        roothash: Option<[u8; 32]>,
+    },
+    /// An empty ramfs.
+    Ramfs,
+}
+
+/// A mount made at boot.
+#[derive(Debug, Clone)]
+pub struct MountSpec {
+    /// Host path (directory or image); empty for ramfs.
+    pub source: String,
+    /// Absolute target directory inside myst.
+    pub target: String,
+    /// What it is.
+    pub kind: MountKind,
 }
 
 /// `--strace` settings.
@@ -110,6 +147,12 @@ pub struct BootArgs {
     pub max_affinity_cpus: u32,
     /// Syscall tracing.
     pub strace: StraceConfig,
+    /// What images to trust.
+    pub trust: blockdev::Trust,
+    /// Mounts made after the root.
+    pub mounts: Vec<MountSpec>,
+    /// Files placed into the rootfs when it has none (e.g. /etc/resolv.conf, /etc/hosts).
+    pub default_files: Vec<(String, Vec<u8>)>,
 }
 
 /// A boot failure, with a message for the user.
@@ -148,6 +191,8 @@ pub struct Kernel {
     pub root_fstype: &'static str,
     /// Armed timers.
     pub timers: timer::Timers,
+    /// Which images mount(2) may trust.
+    pub trust: blockdev::Trust,
     /// Futex wait queues.
     pub futexes: futex::FutexTable,
     /// Next thread/process id.
@@ -310,8 +355,17 @@ pub fn kernel() -> &'static Kernel {
     KERNEL.get().expect("kernel not booted")
 }
 
-fn mount_root(root: &RootFs) -> Result<(InodeRef, &'static str, String), BootError> {
+fn mount_root(root: &RootFs, trust: &blockdev::Trust) -> Result<(InodeRef, &'static str, String), BootError> {
     match root {
+        RootFs::Ext2 { path, key } => {
+            let (dev, how) = blockdev::open_ext2(path, trust, *key).map_err(BootError)?;
+            if how == blockdev::Verified::Unverified {
+                let _ = tcall().console_write(2, format!("myst: warning: rootfs image {path} is NOT verified (debug run)\n").as_bytes());
+            }
+            let r = vfs::ext2fs::mount(dev)
+                .map_err(|e| BootError(format!("rootfs image {path}: not a usable ext2 file system ({})", e.errno)))?;
+            Ok((r, "ext2", path.clone()))
+        }
         RootFs::HostDir(p) => {
             let r = vfs::hostfs::HostFs::mount(p).map_err(|e| BootError(format!("cannot mount rootfs directory {p}: {}", e.errno)))?;
             Ok((r, "hostfs", p.clone()))
@@ -375,10 +429,60 @@ pub fn unpack_cpio(root: &Arc<vfs::ramfs::RamNode>, bytes: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// Creates `path` with `data` when the root file system lacks it (never on a host directory).
+fn install_default_file(k: &Kernel, path: &str, data: &[u8]) {
+    if k.root_fstype == "hostfs" || k.vfs.walk(path.as_bytes(), true).is_ok() {
+        return;
+    }
+    let Ok(par) = k.vfs.parent(path.as_bytes()) else {
+        let dir = &path[..path.rfind('/').unwrap_or(0)];
+        if !dir.is_empty() {
+            let root = k.vfs.root();
+            let _ = root.mkdir(dir.trim_start_matches('/').as_bytes(), 0o755, 0, 0);
+        }
+        if let Ok(par) = k.vfs.parent(path.as_bytes()) {
+            if let Ok(n) = par.dir.create(&par.name, S_IFREG | 0o644, 0, 0, 0) {
+                let _ = n.write_at(0, data);
+            }
+        }
+        return;
+    };
+    if let Ok(n) = par.dir.create(&par.name, S_IFREG | 0o644, 0, 0, 0) {
+        let _ = n.write_at(0, data);
+    }
+}
+
+/// Mounts one configured file system.
+pub fn mount_spec(k: &Kernel, m: &MountSpec, trust: &blockdev::Trust) -> Result<(), BootError> {
+    let (root, fstype): (InodeRef, &'static str) = match &m.kind {
+        MountKind::HostDir => {
+            let r =
+                vfs::hostfs::HostFs::mount(&m.source).map_err(|e| BootError(format!("mount {} on {}: {}", m.source, m.target, e.errno)))?;
+            (r, "hostfs")
+        }
+        MountKind::Ramfs => (vfs::ramfs::RamFs::new_root(0o755, RAMFS_MAGIC), "ramfs"),
+        MountKind::Ext2 { key, pubkey, roothash } => {
+            let mut t = trust.clone();
+            t.pubkeys.extend(pubkey.iter().cloned());
+            t.roothashes.extend(roothash.iter().copied());
+            let (dev, how) = blockdev::open_ext2(&m.source, &t, *key).map_err(|e| BootError(format!("mount on {}: {e}", m.target)))?;
+            if how == blockdev::Verified::Unverified {
+                k.log(&format!("warning: image {} mounted on {} is NOT verified (debug run)", m.source, m.target));
+            }
+            let r = vfs::ext2fs::mount(dev)
+                .map_err(|e| BootError(format!("mount {} on {}: not a usable ext2 image ({})", m.source, m.target, e.errno)))?;
+            (r, "ext2")
+        }
+    };
+    k.vfs
+        .mount(&m.target, root, fstype, &m.source)
+        .map_err(|e| BootError(format!("mount target {} must be an existing directory in the rootfs ({})", m.target, e.errno)))
+}
+
 /// Boots the kernel and starts the first program. Returns only on failure.
 pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootError> {
     TCALL.call_once(|| t);
-    let (root, fstype, source) = mount_root(&args.rootfs)?;
+    let (root, fstype, source) = mount_root(&args.rootfs, &args.trust)?;
     let vfs = Vfs::new(root);
     let k: &'static Kernel = KERNEL.call_once(|| {
         alloc::boxed::Box::leak(alloc::boxed::Box::new(Kernel {
@@ -398,6 +502,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
             root_source: source.clone(),
             root_fstype: fstype,
             timers: timer::Timers::default(),
+            trust: args.trust.clone(),
             futexes: futex::FutexTable::default(),
             next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
         }))
@@ -410,6 +515,12 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     let dev = vfs::devfs::build().map_err(|e| BootError(format!("cannot build /dev: {}", e.errno)))?;
     k.vfs.attach_top("dev", dev, "devtmpfs", "devtmpfs");
     k.vfs.attach_top("proc", vfs::procfs::build(), "proc", "proc");
+    for (path, data) in &args.default_files {
+        install_default_file(k, path, data);
+    }
+    for m in &args.mounts {
+        mount_spec(k, m, &args.trust)?;
+    }
 
     let info = t.info();
     let proc = Process::new_init(&info, &args)?;

@@ -2,7 +2,7 @@
 
 use myst_image::config::Config;
 use myst_image::size::parse_size;
-use myst_kernel::{BootArgs, RootFs, StraceConfig};
+use myst_kernel::{BootArgs, MountKind, MountSpec, RootFs, StraceConfig};
 
 const DEFAULT_MEMORY: u64 = 1 << 30;
 const DEFAULT_STACK: u64 = 8 << 20;
@@ -14,6 +14,11 @@ struct Opts {
     config: Option<String>,
     max_affinity_cpus: Option<u32>,
     strace: StraceConfig,
+    pubkeys: Vec<String>,
+    roothashes: Vec<String>,
+    debug: bool,
+    key: Option<String>,
+    mounts: Vec<String>,
     positional: Vec<String>,
 }
 
@@ -45,6 +50,11 @@ fn parse(args: &[String]) -> Result<Opts, String> {
                 let v = take_value(args, &mut i, name)?;
                 o.max_affinity_cpus = Some(v.parse().map_err(|_| format!("--max-affinity-cpus: '{v}' is not a number"))?);
             }
+            "--pubkey" => o.pubkeys.push(take_value(args, &mut i, name)?),
+            "--roothash" => o.roothashes.push(take_value(args, &mut i, name)?),
+            "--key" => o.key = Some(take_value(args, &mut i, name)?),
+            "--mount" => o.mounts.push(take_value(args, &mut i, name)?),
+            "--debug" => o.debug = true,
             "--strace" | "--trace-syscalls" => o.strace.enabled = true,
             "--strace-failing" => {
                 o.strace.enabled = true;
@@ -66,20 +76,127 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     Ok(o)
 }
 
-fn detect_rootfs(path: &str) -> Result<RootFs, String> {
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// A root hash given as 64 hex digits or as a file holding them (Mystikos's form).
+fn parse_roothash(v: &str) -> Result<[u8; 32], String> {
+    if let Some(h) = hex32(v) {
+        return Ok(h);
+    }
+    let text = std::fs::read_to_string(v).map_err(|e| format!("--roothash {v}: not 64 hex digits and not a readable file ({e})"))?;
+    hex32(&text).ok_or_else(|| format!("--roothash {v}: the file does not hold a 64-hex-digit root hash"))
+}
+
+fn read_pem(path: &str) -> Result<String, String> {
+    let s = std::fs::read_to_string(path).map_err(|e| format!("public key {path}: {e}"))?;
+    if !s.contains("-----BEGIN") {
+        return Err(format!("public key {path}: not a PEM file"));
+    }
+    Ok(s)
+}
+
+fn read_key(path: &str) -> Result<[u8; 64], String> {
+    let b = std::fs::read(path).map_err(|e| format!("key file {path}: {e}"))?;
+    b.as_slice().try_into().map_err(|_| format!("key file {path}: must be exactly 64 bytes (a 512-bit aes-xts key), found {}", b.len()))
+}
+
+/// Whether a file looks like an ext2 image myst can mount (plain, with a trailer, or LUKS).
+fn is_image(path: &str) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return false };
+    let mut head = vec![0u8; 1082];
+    let n = f.read(&mut head).unwrap_or(0);
+    if n >= 6 && head[..6] == *b"LUKS\xba\xbe" {
+        return true;
+    }
+    if n >= 1082 && head[1080..1082] == [0x53, 0xef] {
+        return true;
+    }
+    let mut tail = [0u8; 8];
+    f.seek(SeekFrom::End(-4096)).is_ok() && f.read_exact(&mut tail).is_ok() && u64::from_le_bytes(tail) == 0xf551_98a1_5362_4d38
+}
+
+fn detect_rootfs(path: &str, key: Option<[u8; 64]>) -> Result<RootFs, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("rootfs {path}: {e}"))?;
     if meta.is_dir() {
         let abs = std::fs::canonicalize(path).map_err(|e| format!("rootfs {path}: {e}"))?;
         return Ok(RootFs::HostDir(abs.to_string_lossy().into_owned()));
     }
+    if is_image(path) {
+        let abs = std::fs::canonicalize(path).map_err(|e| format!("rootfs {path}: {e}"))?;
+        return Ok(RootFs::Ext2 { path: abs.to_string_lossy().into_owned(), key });
+    }
     let data = std::fs::read(path).map_err(|e| format!("rootfs {path}: {e}"))?;
     if data.starts_with(b"070701") {
         return Ok(RootFs::Cpio(data));
     }
-    if data.len() >= 1082 && data[1080..1082] == [0x53, 0xef] {
-        return Err(format!("rootfs {path}: ext2 images are not supported by this build yet (use a directory or a CPIO archive)"));
-    }
     Err(format!("rootfs {path}: not a directory, a CPIO (newc) archive or an ext2 image"))
+}
+
+/// Pairs `--mount HOST=TARGET` sources with config `Mount` entries; a `--mount` without an
+/// entry mounts a directory (hostfs) or an image (ext2).
+fn build_mounts(cli: &[String], config: Option<&Config>) -> Result<Vec<MountSpec>, String> {
+    let mut sources = std::collections::BTreeMap::new();
+    for m in cli {
+        let (src, dst) = m.split_once('=').ok_or_else(|| format!("--mount {m}: expected HOSTPATH=TARGET"))?;
+        if !dst.starts_with('/') {
+            return Err(format!("--mount {m}: TARGET must be an absolute path"));
+        }
+        let abs = std::fs::canonicalize(src).map_err(|e| format!("--mount {m}: {src}: {e}"))?;
+        sources.insert(dst.trim_end_matches('/').to_string(), abs.to_string_lossy().into_owned());
+    }
+    let mut out = Vec::new();
+    if let Some(c) = config {
+        for cm in &c.mounts {
+            if !cm.flags.is_empty() {
+                return Err(format!("config Mount {}: Flags are not supported yet ({:?})", cm.target, cm.flags));
+            }
+            let target = cm.target.trim_end_matches('/').to_string();
+            let source = sources.remove(&target);
+            let kind = match cm.fs_type.as_str() {
+                "ramfs" => MountKind::Ramfs,
+                "hostfs" => MountKind::HostDir,
+                _ => MountKind::Ext2 {
+                    key: None,
+                    pubkey: match &cm.public_key {
+                        Some(p) => Some(read_pem(p)?),
+                        None => None,
+                    },
+                    roothash: match &cm.root_hash {
+                        Some(r) => Some(parse_roothash(r)?),
+                        None => None,
+                    },
+                },
+            };
+            let source = match (&kind, source) {
+                (MountKind::Ramfs, s) => s.unwrap_or_default(),
+                (_, Some(s)) => s,
+                (_, None) => return Err(format!("config Mount {target}: give its source with --mount HOSTPATH={target}")),
+            };
+            out.push(MountSpec { source, target, kind });
+        }
+    }
+    for (target, source) in sources {
+        let kind = if std::path::Path::new(&source).is_dir() {
+            MountKind::HostDir
+        } else if is_image(&source) {
+            MountKind::Ext2 { key: None, pubkey: None, roothash: None }
+        } else {
+            return Err(format!("--mount {source}={target}: not a directory or an ext2 image"));
+        };
+        out.push(MountSpec { source, target, kind });
+    }
+    Ok(out)
 }
 
 pub fn exec_linux(args: &[String]) -> Result<u8, String> {
@@ -121,7 +238,25 @@ pub fn exec_linux(args: &[String]) -> Result<u8, String> {
     if stack >= memory / 2 {
         return Err("--main-stack-size must be less than half of --memory-size".into());
     }
-    let root = detect_rootfs(&rootfs)?;
+    let key = match &o.key {
+        Some(k) => Some(read_key(k)?),
+        None => None,
+    };
+    let root = detect_rootfs(&rootfs, key)?;
+    let mut trust = myst_kernel::blockdev::Trust { debug: o.debug || config.as_ref().is_some_and(|c| c.debug), ..Default::default() };
+    for p in &o.pubkeys {
+        trust.pubkeys.push(read_pem(p)?);
+    }
+    for r in &o.roothashes {
+        trust.roothashes.push(parse_roothash(r)?);
+    }
+    let mounts = build_mounts(&o.mounts, config.as_ref())?;
+    let mut default_files = Vec::new();
+    for f in ["/etc/resolv.conf", "/etc/hosts"] {
+        if let Ok(d) = std::fs::read(f) {
+            default_files.push((f.to_string(), d));
+        }
+    }
     let boot = BootArgs {
         rootfs: root,
         program,
@@ -132,6 +267,9 @@ pub fn exec_linux(args: &[String]) -> Result<u8, String> {
         main_stack_size: stack,
         max_affinity_cpus: o.max_affinity_cpus.or(config.as_ref().and_then(|c| c.max_affinity_cpus)).unwrap_or(0),
         strace: o.strace,
+        trust,
+        mounts,
+        default_files,
     };
     let target = myst_target_linux::LinuxTarget::new(memory)?;
     match myst_kernel::boot(target, boot) {

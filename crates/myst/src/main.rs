@@ -17,7 +17,8 @@ Usage: myst <command> [options] ...
 
 Commands:
   exec-linux [options] ROOTFS PROGRAM [ARGS...]
-                        Run PROGRAM from ROOTFS (a directory or a CPIO archive) under the
+                        Run PROGRAM from ROOTFS (a directory, a CPIO archive or an ext2
+                        image) under the
                         myst kernel on the linux target.
   mkcpio DIR IMAGE      Pack DIR into a CPIO (newc) archive.
   excpio IMAGE DIR      Unpack a CPIO archive into DIR.
@@ -44,6 +45,12 @@ exec-linux options (accepted anywhere before `--`, as in Mystikos):
   --app-config-path FILE      config.json (EnvironmentVariables, HostEnvironmentVariables,
                               CurrentWorkingDirectory, ApplicationParameters, MemorySize...)
   --max-affinity-cpus N       Cap the CPUs sched_getaffinity reports
+  --pubkey PEM                Trust ext2 images signed by this key (repeatable)
+  --roothash HEX|FILE         Trust ext2 images with this root hash (repeatable)
+  --debug                     Debug run: untrusted images may be used, unverified
+  --key KEYFILE               64-byte key of an encrypted (LUKS) ext2 rootfs
+  --mount HOSTPATH=TARGET     Mount a host directory or ext2 image (or the source of a
+                              config Mount entry) at TARGET
   --strace                    Trace every syscall (named, decoded arguments and results)
   --strace-failing            Trace only failing syscalls
   --strace-filter 'a:b:...'   Trace only the named syscalls

@@ -9,6 +9,7 @@ mod fs;
 mod io;
 mod mem;
 mod misc;
+mod mount;
 mod pipe;
 mod proc;
 pub use proc::RELEASE;
@@ -306,6 +307,9 @@ static ROWS: &[Row] = &[
         Partial,
         "regular files and fifos; device nodes only on ramfs"
     ),
+    // mounts
+    row!(SYS_MOUNT, "mount", mount::mount, [Path, Path, Path, Hex, Ptr], Int, Partial, "ext2 (verified with the boot trust, or data roothash=; encrypted with key=/keyfile=), hostfs, ramfs, tmpfs; no remount/bind/move"),
+    row!(SYS_UMOUNT2, "umount2", mount::umount2, [Path, Hex], Int, Partial, "flags ignored; busy mounts are detached"),
     // memory
     row!(
         SYS_MMAP,

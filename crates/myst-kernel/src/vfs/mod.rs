@@ -7,6 +7,7 @@
 pub mod console;
 pub mod devfs;
 pub mod eventfd;
+pub mod ext2fs;
 pub mod hostfs;
 pub mod pipe;
 pub mod procfs;
@@ -260,8 +261,23 @@ impl Vfs {
             kerr!(ENOTDIR);
         }
         let k = key(&dir)?;
-        self.mounts.lock().insert(k, Mount { path: at.into(), root, fstype, source: source.into() });
+        let path = if at.len() > 1 { at.trim_end_matches('/') } else { at };
+        self.mounts.lock().insert(k, Mount { path: path.into(), root, fstype, source: source.into() });
         Ok(())
+    }
+
+    /// Removes the mount at absolute path `at`.
+    pub fn umount(&self, at: &str) -> KResult<()> {
+        let at = if at.len() > 1 { at.trim_end_matches('/') } else { at };
+        let mut m = self.mounts.lock();
+        let key = m.iter().find(|(_, v)| v.path == at).map(|(k, _)| *k);
+        match key {
+            Some(k) => {
+                m.remove(&k);
+                Ok(())
+            }
+            None => kerr!(EINVAL, "not a mount point"),
+        }
     }
 
     /// Attaches `root` as top-level directory `/name`, hiding anything of that name in the
