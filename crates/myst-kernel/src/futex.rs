@@ -255,3 +255,126 @@ pub fn thread_exit_cleanup(k: &crate::Kernel, t: &Thread) {
         k.futexes.wake(ctid, 1, u32::MAX);
     }
 }
+
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+impl FutexTable {
+    /// FUTEX_LOCK_PI / FUTEX_TRYLOCK_PI: takes the lock word for the calling thread, waiting
+    /// (unless `try_only`) until its owner hands it over. (No priority boosting: myst has no
+    /// thread priorities to inherit.)
+    pub fn lock_pi(&self, t: &Arc<Thread>, addr: u64, try_only: bool, deadline: Option<(u128, bool)>) -> KResult<WaitEnd> {
+        if !addr.is_multiple_of(4) {
+            kerr!(EINVAL);
+        }
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        if !t.process.mm.lock().check_access(addr, 4, myst_abi::consts::PROT_WRITE) {
+            kerr!(EFAULT);
+        }
+        let tc = crate::tcall();
+        loop {
+            let w = {
+                let mut q = self.queues.lock();
+                let v = u32::from_le_bytes(user.read_arr::<4>(addr)?);
+                let owner = v & FUTEX_TID_MASK;
+                if owner == 0 {
+                    let new = t.tid | (v & FUTEX_OWNER_DIED) | if q.get(&addr).is_some_and(|x| !x.is_empty()) { FUTEX_WAITERS } else { 0 };
+                    if tc.user_cmpxchg32(addr, v, new)? == v {
+                        return Ok(WaitEnd::Woken);
+                    }
+                    continue;
+                }
+                if owner == t.tid {
+                    kerr!(EDEADLK);
+                }
+                if try_only {
+                    kerr!(EAGAIN);
+                }
+                // An owner that no longer exists: the lock is recoverable.
+                if crate::kernel().thread(owner).is_none() {
+                    let new = t.tid | FUTEX_OWNER_DIED | (v & FUTEX_WAITERS);
+                    if tc.user_cmpxchg32(addr, v, new)? == v {
+                        return Ok(WaitEnd::Woken);
+                    }
+                    continue;
+                }
+                if v & FUTEX_WAITERS == 0 && tc.user_cmpxchg32(addr, v, v | FUTEX_WAITERS)? != v {
+                    continue;
+                }
+                let w = Arc::new(Waiter { woken: AtomicU32::new(0), bitset: u32::MAX, thread: t.clone() });
+                q.entry(addr).or_default().push(w.clone());
+                w
+            };
+            let end = loop {
+                let gen = t.wake.load(Ordering::SeqCst);
+                if w.woken.load(Ordering::SeqCst) != 0 {
+                    break WaitEnd::Woken;
+                }
+                if crate::signal::has_deliverable(t) {
+                    break WaitEnd::Interrupted;
+                }
+                let timeout = match deadline {
+                    None => None,
+                    Some((d, realtime)) => {
+                        let clock = if realtime { myst_abi::consts::CLOCK_REALTIME } else { myst_abi::consts::CLOCK_MONOTONIC };
+                        let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
+                        if now >= d {
+                            break WaitEnd::TimedOut;
+                        }
+                        Some((d - now).min(u64::MAX as u128) as u64)
+                    }
+                };
+                let _ = tc.futex_wait(&t.wake, gen, timeout);
+            };
+            let mut q = self.queues.lock();
+            if w.woken.load(Ordering::SeqCst) != 0 {
+                // Handed over by unlock_pi: the word already names us.
+                return Ok(WaitEnd::Woken);
+            }
+            if let Some(v) = q.get_mut(&addr) {
+                v.retain(|x| !Arc::ptr_eq(x, &w));
+                if v.is_empty() {
+                    q.remove(&addr);
+                }
+            }
+            if end != WaitEnd::Woken {
+                return Ok(end);
+            }
+        }
+    }
+
+    /// FUTEX_UNLOCK_PI: hands the lock to the first waiter, or frees it.
+    pub fn unlock_pi(&self, t: &Thread, addr: u64) -> KResult<()> {
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        let tc = crate::tcall();
+        let mut q = self.queues.lock();
+        loop {
+            let v = u32::from_le_bytes(user.read_arr::<4>(addr)?);
+            if v & FUTEX_TID_MASK != t.tid {
+                kerr!(EPERM);
+            }
+            let next = q.get_mut(&addr).and_then(|ws| if ws.is_empty() { None } else { Some(ws.remove(0)) });
+            match next {
+                Some(w) => {
+                    let more = q.get(&addr).is_some_and(|x| !x.is_empty());
+                    let new = w.thread.tid | if more { FUTEX_WAITERS } else { 0 };
+                    if tc.user_cmpxchg32(addr, v, new)? != v {
+                        q.entry(addr).or_default().insert(0, w);
+                        continue;
+                    }
+                    if !more {
+                        q.remove(&addr);
+                    }
+                    w.wake();
+                    return Ok(());
+                }
+                None => {
+                    if tc.user_cmpxchg32(addr, v, 0)? == v {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}

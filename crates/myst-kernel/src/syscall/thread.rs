@@ -207,6 +207,10 @@ const FUTEX_WAKE: u32 = 1;
 const FUTEX_REQUEUE: u32 = 3;
 const FUTEX_CMP_REQUEUE: u32 = 4;
 const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_LOCK_PI: u32 = 6;
+const FUTEX_UNLOCK_PI: u32 = 7;
+const FUTEX_TRYLOCK_PI: u32 = 8;
+const FUTEX_LOCK_PI2: u32 = 13;
 const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_WAKE_BITSET: u32 = 10;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
@@ -248,6 +252,27 @@ pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         FUTEX_REQUEUE => Ok(fx.requeue(c.thread, addr, val, uts as u32, addr2, None)? as u64),
         FUTEX_CMP_REQUEUE => Ok(fx.requeue(c.thread, addr, val, uts as u32, addr2, Some(val3))? as u64),
         FUTEX_WAKE_OP => Ok(fx.wake_op(c.thread, addr, val, uts as u32, addr2, val3)? as u64),
-        _ => kerr!(ENOSYS, "priority-inheritance futex operations are not supported yet"),
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let dl = if uts != 0 && cmd != FUTEX_TRYLOCK_PI {
+                let t = Timespec::from_bytes(&c.user().read_arr::<16>(uts)?);
+                if !t.is_valid() {
+                    kerr!(EINVAL);
+                }
+                // LOCK_PI timeouts are absolute CLOCK_REALTIME; LOCK_PI2 follows the flag.
+                Some((t.as_nanos(), cmd == FUTEX_LOCK_PI || realtime))
+            } else {
+                None
+            };
+            match fx.lock_pi(c.thread, addr, cmd == FUTEX_TRYLOCK_PI, dl)? {
+                WaitEnd::Woken => Ok(0),
+                WaitEnd::TimedOut => kerr!(ETIMEDOUT),
+                WaitEnd::Interrupted => kerr!(EINTR),
+            }
+        }
+        FUTEX_UNLOCK_PI => {
+            fx.unlock_pi(c.thread, addr)?;
+            Ok(0)
+        }
+        _ => kerr!(ENOSYS, "FUTEX_WAIT_REQUEUE_PI/CMP_REQUEUE_PI are not supported yet"),
     }
 }
