@@ -28,7 +28,7 @@ impl BlockRead for HostImage {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         let oor = IoError::OutOfRange { offset, len: buf.len() as u64, size: self.len };
-        let end = offset.checked_add(buf.len() as u64).ok_or(oor.clone())?;
+        let end = offset.checked_add(buf.len() as u64).ok_or(oor)?;
         if end > self.len {
             return Err(oor);
         }
@@ -56,7 +56,7 @@ impl<R: BlockRead> BlockRead for Window<R> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         let oor = IoError::OutOfRange { offset, len: buf.len() as u64, size: self.len };
-        let end = offset.checked_add(buf.len() as u64).ok_or(oor.clone())?;
+        let end = offset.checked_add(buf.len() as u64).ok_or(oor)?;
         if end > self.len {
             return Err(oor);
         }

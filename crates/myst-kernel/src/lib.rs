@@ -337,6 +337,9 @@ impl Upcall for Kernel {
 
     fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume {
         if let Some(t) = self.thread(tid) {
+            if t.exiting.load(core::sync::atomic::Ordering::SeqCst) {
+                thread_die(self, &t);
+            }
             signal::deliver(self, &t, regs);
         }
         Resume::User
@@ -427,6 +430,34 @@ pub fn unpack_cpio(root: &Arc<vfs::ramfs::RamNode>, bytes: &[u8]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Ends the calling thread, which another thread's execve doomed.
+pub fn thread_die(k: &Kernel, t: &Arc<Thread>) -> ! {
+    t.process.threads.lock().retain(|x| *x != t.tid);
+    k.threads.lock().remove(&t.tid);
+    tcall().thread_exit()
+}
+
+/// Ends every thread of `p` but `me` (execve, as Linux's de_thread does) and waits until
+/// they have left application code.
+pub fn kill_other_threads(k: &Kernel, p: &Process, me: u32) {
+    let others: Vec<Arc<Thread>> = p.threads.lock().iter().filter(|t| **t != me).filter_map(|t| k.thread(*t)).collect();
+    for t in &others {
+        t.exiting.store(true, core::sync::atomic::Ordering::SeqCst);
+        signal::kick(t);
+    }
+    let tc = tcall();
+    for _ in 0..2000 {
+        if p.threads.lock().iter().all(|t| *t == me) {
+            return;
+        }
+        let _ = tc.sleep(500_000);
+        for t in &others {
+            signal::kick(t);
+        }
+    }
+    k.log("execve: other threads did not stop in time");
 }
 
 /// Creates `path` with `data` when the root file system lacks it (never on a host directory).

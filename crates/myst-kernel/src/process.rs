@@ -123,6 +123,8 @@ pub struct Thread {
     pub host: Mutex<(i32, i32)>,
     /// Write the tid here when the thread starts (CLONE_CHILD_SETTID in a forked child).
     pub settid_on_start: Mutex<u64>,
+    /// Set when another thread's execve or exit_group ends this thread.
+    pub exiting: core::sync::atomic::AtomicBool,
     /// Bumped and futex-woken to interrupt a kernel wait of this thread.
     pub wake: core::sync::atomic::AtomicU32,
 }
@@ -196,6 +198,7 @@ impl Thread {
             saved_mask: Mutex::new(None),
             host: Mutex::new((0, 0)),
             settid_on_start: Mutex::new(0),
+            exiting: core::sync::atomic::AtomicBool::new(false),
             wake: core::sync::atomic::AtomicU32::new(0),
         })
     }

@@ -176,6 +176,9 @@ pub fn kick(t: &Thread) {
 
 /// Whether `t` has a pending signal it does not block.
 pub fn has_deliverable(t: &Thread) -> bool {
+    if t.exiting.load(core::sync::atomic::Ordering::SeqCst) {
+        return true;
+    }
     let blocked = *t.sigmask.lock() & !UNBLOCKABLE;
     (t.pending.lock().set() | t.process.pending.lock().set()) & !blocked != 0
 }

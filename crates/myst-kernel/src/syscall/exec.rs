@@ -31,11 +31,10 @@ fn do_execve(c: &mut Ctx<'_>, dirfd: u64, pathp: u64, argvp: u64, envpp: u64, fl
     if total > ARG_MAX {
         kerr!(E2BIG);
     }
-    if c.proc.threads.lock().len() > 1 {
-        kerr!(ENOSYS, "execve from a multi-threaded process is not supported yet");
-    }
     let cwd = c.proc.cwd.lock().clone();
     let prep = prepare(c.k, &cwd, &abs, argv, 0).map_err(|e| Error { errno: e.errno, msg: None })?;
+    // Other threads end before the old image goes away.
+    crate::kill_other_threads(c.k, c.proc, c.thread.tid);
     // Point of no return: tear the old image down.
     let t = crate::tcall();
     {

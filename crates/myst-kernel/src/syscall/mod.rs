@@ -381,7 +381,7 @@ static ROWS: &[Row] = &[
     ),
     row!(SYS_GETRANDOM, "getrandom", proc::getrandom, [Out, Int, Hex], Int, Full, ""),
     // programs
-    row!(SYS_EXECVE, "execve", exec::execve, [Path, Ptr, Ptr], Int, Partial, "ELF and #! scripts; not from a multi-threaded process yet"),
+    row!(SYS_EXECVE, "execve", exec::execve, [Path, Ptr, Ptr], Int, Partial, "ELF and #! scripts"),
     row!(
         SYS_EXECVEAT,
         "execveat",
@@ -389,7 +389,7 @@ static ROWS: &[Row] = &[
         [DirFd, Path, Ptr, Ptr, Hex],
         Int,
         Partial,
-        "ELF and #! scripts; not from a multi-threaded process yet"
+        "ELF and #! scripts"
     ),
     // pipes and readiness
     row!(SYS_PIPE, "pipe", pipe::pipe, [Ptr], Int, Full, ""),
@@ -536,6 +536,9 @@ pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
         crate::strace::print(&ctx, nr, &args, Some(&result));
     }
     ctx.regs.rax = encode(&result);
+    if thread.exiting.load(core::sync::atomic::Ordering::SeqCst) {
+        crate::thread_die(k, thread);
+    }
     if crate::signal::has_deliverable(thread) {
         let interrupted = matches!(&result, Err(e) if e.errno == Errno::EINTR);
         if interrupted {
