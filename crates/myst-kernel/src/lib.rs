@@ -191,6 +191,8 @@ pub struct Kernel {
     pub root_fstype: &'static str,
     /// Armed timers.
     pub timers: timer::Timers,
+    /// Pseudo-terminals.
+    pub ptys: vfs::pty::PtyTable,
     /// Which images mount(2) may trust.
     pub trust: blockdev::Trust,
     /// Futex wait queues.
@@ -534,6 +536,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
             root_fstype: fstype,
             timers: timer::Timers::default(),
             trust: args.trust.clone(),
+        ptys: Default::default(),
             futexes: futex::FutexTable::default(),
             next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
         }))
@@ -548,6 +551,12 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     k.vfs.attach_top("proc", vfs::procfs::build(), "proc", "proc");
     for (path, data) in &args.default_files {
         install_default_file(k, path, data);
+    }
+    // /etc/mtab, when the image has none, is the usual link to /proc/self/mounts.
+    if k.root_fstype != "hostfs" && k.vfs.walk(b"/etc/mtab", false).is_err() {
+        if let Ok(par) = k.vfs.parent(b"/etc/mtab") {
+            let _ = par.dir.symlink(b"mtab", b"/proc/self/mounts", 0, 0);
+        }
     }
     for m in &args.mounts {
         mount_spec(k, m, &args.trust)?;

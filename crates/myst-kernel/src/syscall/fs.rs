@@ -83,6 +83,10 @@ fn do_open(c: &Ctx<'_>, dirfd: u64, ptr: u64, flags: u32, mode: u32) -> KResult<
     } else {
         vfs.walk(&abs, follow)?
     };
+    let node = match node.open_replace() {
+        Some(r) if flags & O_PATH == 0 => r?,
+        _ => node,
+    };
     let st = node.stat()?;
     let ty = st.mode & S_IFMT;
     if ty == S_IFLNK && flags & O_PATH == 0 {

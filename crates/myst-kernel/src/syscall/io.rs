@@ -348,6 +348,28 @@ pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             c.user().write_u32(a[2], n.min(i32::MAX as usize) as u32)?;
             Ok(0)
         }
+        TIOCGPTN | TIOCSPTLCK | TIOCGPTLCK => {
+            let Some(p) = f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().filter(|p| p.is_master()) else { kerr!(ENOTTY) };
+            match req {
+                TIOCGPTN => c.user().write_u32(a[2], p.index())?,
+                TIOCSPTLCK => p.set_lock(u32::from_le_bytes(c.user().read_arr::<4>(a[2])?) != 0),
+                _ => c.user().write_u32(a[2], 0)?,
+            }
+            Ok(0)
+        }
+        TIOCSWINSZ if f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().is_some() => {
+            let w = c.user().read_arr::<8>(a[2])?;
+            if let Some(p) = f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>() {
+                p.set_winsize(u16::from_le_bytes([w[0], w[1]]), u16::from_le_bytes([w[2], w[3]]));
+            }
+            Ok(0)
+        }
+        TIOCSCTTY | TIOCNOTTY => {
+            if f.inode.ioctl(req).is_none() {
+                kerr!(ENOTTY);
+            }
+            Ok(0)
+        }
         TCGETS | TCSETS | TCSETSW | TCSETSF | TIOCGWINSZ | TIOCSWINSZ | TIOCGPGRP | TIOCSPGRP => {
             let Some(ans) = f.inode.ioctl(req) else { kerr!(ENOTTY) };
             let IoctlAnswer::Tty { rows, cols } = ans?;

@@ -155,6 +155,8 @@ pub fn build() -> KResult<InodeRef> {
     {
         e.insert(n.to_vec(), Arc::new(Link { target: t, ino: 1010 + i as u64, dev }));
     }
+    e.insert(b"ptmx".to_vec(), Arc::new(super::pty::Ptmx));
+    e.insert(b"pts".to_vec(), Arc::new(super::pty::PtsDir));
     let shm: InodeRef = RamFs::new_root(0o1777, TMPFS_MAGIC);
     e.insert(b"shm".to_vec(), shm);
     Ok(Arc::new(DevDir { entries: e, dev }))

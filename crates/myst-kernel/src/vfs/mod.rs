@@ -11,6 +11,7 @@ pub mod ext2fs;
 pub mod hostfs;
 pub mod pipe;
 pub mod procfs;
+pub mod pty;
 pub mod ramfs;
 
 use crate::error::{Error, KResult};
@@ -150,6 +151,10 @@ pub trait Inode: Send + Sync + Any {
     }
     /// Where pollers wait for readiness changes, if readiness can change.
     fn wait_queue(&self) -> Option<&crate::waitq::WaitQueue> {
+        None
+    }
+    /// Opening this node yields a different inode (e.g. `/dev/ptmx` makes a new terminal).
+    fn open_replace(&self) -> Option<KResult<InodeRef>> {
         None
     }
     /// Bytes ready to read (FIONREAD).
