@@ -17,6 +17,8 @@ echo "== docs/syscalls.md is current"
 target/release/myst syscalls --markdown | diff -u docs/syscalls.md - || { echo "docs/syscalls.md is stale: run 'target/release/myst syscalls --markdown > docs/syscalls.md'"; exit 1; }
 echo "== program tests (native vs myst)"
 MYST=$PWD/target/release/myst bash tests/run-programs.sh
+echo "== isolation: kill(-1) inside myst never reaches host processes"
+MYST=$PWD/target/release/myst bash tests/isolation/kill-all.sh tests/build/rootfs
 echo "== image tests (mkext2, fssig, verify against the standard tools)"
 MYST=$PWD/target/release/myst bash tests/run-image-tests.sh
 echo "== all tests passed"

@@ -165,15 +165,23 @@ fn check_sig(sig: u64) -> KResult<u32> {
 pub fn kill(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let pid = a[0] as i32;
     let sig = check_sig(a[1])?;
+    let me = c.proc.pid;
+    let my_pgid = c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed);
     let targets: alloc::vec::Vec<_> = {
         let procs = c.k.procs.lock();
+        let live = procs.values().filter(|p| p.zombie.lock().is_none());
         match pid {
-            0 | -1 => procs.values().cloned().collect(),
+            // Every process but the caller and the first one (Linux spares itself and init).
+            -1 => live.filter(|p| p.pid != me && p.pid != crate::process::FIRST_PID).cloned().collect(),
+            0 => live.filter(|p| p.pgid.load(core::sync::atomic::Ordering::Relaxed) == my_pgid).cloned().collect(),
             p if p > 0 => procs.get(&(p as u32)).cloned().into_iter().collect(),
-            p => procs.get(&((-p) as u32)).cloned().into_iter().collect(),
+            p => live.filter(|q| q.pgid.load(core::sync::atomic::Ordering::Relaxed) == (-p) as u32).cloned().collect(),
         }
     };
     if targets.is_empty() {
+        if pid == -1 {
+            return Ok(0);
+        }
         kerr!(ESRCH);
     }
     if sig == 0 {
