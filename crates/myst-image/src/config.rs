@@ -40,7 +40,6 @@ pub const NOT_YET_USED: &[&str] = &[
     "SecurityVersion",
     "CreateZeroBaseEnclave",
     "EnclaveStartAddress",
-    "ThreadStackSize",
     "NoBrk",
     "ExecStack",
     "ForkMode",
@@ -56,6 +55,8 @@ pub struct Config {
     pub memory_size: Option<u64>,
     /// Main-thread stack size.
     pub main_stack_size: Option<u64>,
+    /// Default thread stack size.
+    pub thread_stack_size: Option<u64>,
     /// Program path inside the rootfs.
     pub application_path: Option<String>,
     /// Fixed arguments (argv[1..]).
@@ -190,6 +191,7 @@ impl Config {
                 }
                 "MemorySize" | "UserMemSize" => c.memory_size = Some(size(k, v)?),
                 "MainStackSize" => c.main_stack_size = Some(size(k, v)?),
+                "ThreadStackSize" => c.thread_stack_size = Some(size(k, v)?),
                 "ApplicationPath" => {
                     let p = string(k, v)?;
                     if !p.starts_with('/') {

@@ -143,6 +143,9 @@ pub struct BootArgs {
     pub hostname: Option<String>,
     /// Main-thread stack size in bytes.
     pub main_stack_size: u64,
+    /// Default stack size of new threads (0 = the libc's own default): glibc takes it from
+    /// RLIMIT_STACK, musl from the program's PT_GNU_STACK size, which the loader raises.
+    pub thread_stack_size: u64,
     /// Cap on the CPUs reported by sched_getaffinity (0 = no cap).
     pub max_affinity_cpus: u32,
     /// Syscall tracing.

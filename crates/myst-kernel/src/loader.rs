@@ -119,12 +119,34 @@ fn map_image(mm: &mut Mm, data: &[u8], elf: &myst_elf::Elf, name: &str, main: bo
         }
         protects.push((start, end, prot));
     }
+    if main {
+        raise_gnu_stack(elf, base, lo);
+    }
     for (s, e, p) in protects {
         mm.protect(t, s, e - s, p).map_err(|e| LoadError(format!("{name}: mprotect: {}", e.errno)))?;
     }
     let phdr = base + elf.phdr_vaddr().unwrap_or(lo + elf.e_phoff);
     Ok(Loaded { base, entry: base + elf.e_entry, phdr, phnum: elf.phdrs.len() as u64, end: base + hi })
 }
+
+/// Raises PT_GNU_STACK's `p_memsz` in the loaded program headers to `--thread-stack-size`
+/// (musl sizes its default thread stack from it), as Mystikos does.
+fn raise_gnu_stack(elf: &myst_elf::Elf, base: u64, lo: u64) {
+    let want = crate::current_thread().map(|t| t.process.thread_stack_size).unwrap_or(0);
+    let want = if want == 0 { THREAD_STACK.load(core::sync::atomic::Ordering::Relaxed) } else { want };
+    if want == 0 {
+        return;
+    }
+    let phdr = base + elf.phdr_vaddr().unwrap_or(lo + elf.e_phoff);
+    for (i, ph) in elf.phdrs.iter().enumerate() {
+        if ph.p_type == myst_elf::PT_GNU_STACK && ph.p_memsz < want {
+            let _ = crate::tcall().user_write(phdr + 56 * i as u64 + 40, &want.to_le_bytes());
+        }
+    }
+}
+
+/// `--thread-stack-size` for the first program (set at boot, before any thread exists).
+pub static THREAD_STACK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// An exec failure: the errno for `execve` and a message for the user.
 #[derive(Debug)]
@@ -269,6 +291,7 @@ pub fn exec_first(k: &Kernel, proc: &Process, args: &BootArgs) -> Result<UserReg
     *proc.cwd.lock() = cwd_path.clone();
     let argv: Vec<Vec<u8>> = args.argv.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = args.envp.iter().map(|a| a.as_bytes().to_vec()).collect();
+    THREAD_STACK.store(args.thread_stack_size, core::sync::atomic::Ordering::Relaxed);
     let prep = prepare(k, &cwd_path, args.program.as_bytes(), argv, 0).map_err(|e| LoadError(e.msg))?;
     let regs = install(proc, &prep, &envp, args.main_stack_size).map_err(|e| LoadError(e.msg))?;
     let mut img = proc.image.lock();

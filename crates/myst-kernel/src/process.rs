@@ -99,6 +99,8 @@ pub struct Process {
     pub posix_timers: Mutex<Vec<(u32, crate::timer::Action, u32)>>,
     /// Nice value.
     pub nice: Mutex<i32>,
+    /// `--thread-stack-size` (0 = libc default).
+    pub thread_stack_size: u64,
 }
 
 /// A thread.
@@ -170,7 +172,8 @@ impl Process {
             fds: Mutex::new(fds),
             cwd: Mutex::new(String::from("/")),
             umask: Mutex::new(0o022),
-            rlimits: Mutex::new(default_rlimits(1024, args.main_stack_size)),
+            rlimits: Mutex::new(default_rlimits(1024, if args.thread_stack_size > 0 { args.thread_stack_size } else { args.main_stack_size })),
+            thread_stack_size: args.thread_stack_size,
             sigactions: Mutex::new([SigAction::default(); 65]),
             creds: Creds { uid: info.uid, gid: info.gid },
             groups: alloc::vec![info.gid],
@@ -239,7 +242,8 @@ impl Process {
             sigwq: Default::default(),
             next_timer: AtomicU32::new(0),
             posix_timers: Mutex::new(Vec::new()),
-            nice: Mutex::new(0),
+            nice: Mutex::new(*parent.nice.lock()),
+            thread_stack_size: parent.thread_stack_size,
         })
     }
 

@@ -11,6 +11,7 @@ const DEFAULT_STACK: u64 = 8 << 20;
 struct Opts {
     memory_size: Option<u64>,
     main_stack_size: Option<u64>,
+    thread_stack_size: Option<u64>,
     config: Option<String>,
     max_affinity_cpus: Option<u32>,
     strace: StraceConfig,
@@ -45,6 +46,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             }
             "--memory-size" | "--user-mem-size" => o.memory_size = Some(parse_size(&take_value(args, &mut i, name)?)?),
             "--main-stack-size" => o.main_stack_size = Some(parse_size(&take_value(args, &mut i, name)?)?),
+            "--thread-stack-size" => o.thread_stack_size = Some(parse_size(&take_value(args, &mut i, name)?)?),
             "--app-config-path" => o.config = Some(take_value(args, &mut i, name)?),
             "--max-affinity-cpus" => {
                 let v = take_value(args, &mut i, name)?;
@@ -265,6 +267,7 @@ pub fn exec_linux(args: &[String]) -> Result<u8, String> {
         cwd: config.as_ref().and_then(|c| c.cwd.clone()).unwrap_or_else(|| "/".into()),
         hostname: config.as_ref().and_then(|c| c.hostname.clone()),
         main_stack_size: stack,
+        thread_stack_size: o.thread_stack_size.or(config.as_ref().and_then(|c| c.thread_stack_size)).unwrap_or(0),
         max_affinity_cpus: o.max_affinity_cpus.or(config.as_ref().and_then(|c| c.max_affinity_cpus)).unwrap_or(0),
         strace: o.strace,
         trust,

@@ -42,6 +42,8 @@ Commands:
 exec-linux options (accepted anywhere before `--`, as in Mystikos):
   --memory-size SIZE          Application memory (e.g. 512m, 2g; default 1g)
   --main-stack-size SIZE      Main-thread stack (default 8m)
+  --thread-stack-size SIZE    Default stack of new threads (glibc: via RLIMIT_STACK;
+                              musl: via the program's PT_GNU_STACK size)
   --app-config-path FILE      config.json (EnvironmentVariables, HostEnvironmentVariables,
                               CurrentWorkingDirectory, ApplicationParameters, MemorySize...)
   --max-affinity-cpus N       Cap the CPUs sched_getaffinity reports
