@@ -722,6 +722,13 @@ confine confine/symlink-relative $BB cat /escape-rel
 confine confine/symlink-absolute $BB cat /escape-abs
 confine confine/symlink-dir $BB cat "/escape-dir/$(basename "$BUILD")/outside-marker"
 confine confine/symlink-dir-ls $BB ls "/escape-dir/$(basename "$BUILD")/outside-marker"
+confine confine/proc-self-root $BB cat /proc/self/root/../outside-marker
+confine confine/proc-self-cwd $BB cat /proc/self/cwd/../../outside-marker
+confine confine/dev-fd-dotdot $BB cat /dev/fd/../../../outside-marker
+confine confine/runtime-symlink-rel $BB sh -c 'ln -sf ../../outside-marker /tmp/esc-rel && cat /tmp/esc-rel; st=$?; rm -f /tmp/esc-rel; exit $st'
+confine confine/runtime-symlink-abs $BB sh -c "ln -sf '$BUILD/outside-marker' /tmp/esc-abs && cat /tmp/esc-abs; st=\$?; rm -f /tmp/esc-abs; exit \$st"
+confine confine/rename-cwd $BB sh -c 'mkdir -p /tmp/esc-r/d && cd /tmp/esc-r/d && mv /tmp/esc-r /tmp/esc-r2 && cat ../../../outside-marker; st=$?; rm -rf /tmp/esc-r2; exit $st'
+confine confine/hardlink $BB sh -c "ln '$BUILD/outside-marker' /tmp/esc-h && cat /tmp/esc-h; st=\$?; rm -f /tmp/esc-h; exit \$st"
 
 echo "== bad input"
 neg neg/missing-rootfs "$BUILD/no-such-rootfs" /bin/busybox true
