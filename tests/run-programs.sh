@@ -232,6 +232,22 @@ EOF
     printf 'one a\ntwo a\n' >"$DATA/scratch-template/edit.txt"
     echo "in subdir" >"$DATA/scratch-template/subdir/file"
     cp -a "$DATA/scratch-template" "$DATA/scratch"
+    # scripts for the shell (processes) cases, run through #!
+    mkdir -p "$DATA/shell"
+    cat >"$DATA/shell/args.sh" <<'EOF'
+#!/bin/busybox sh
+# prints its name (without the directory: it differs natively) and arguments
+echo "${0##*/}: $# args"
+for a in "$@"; do echo "[$a]"; done
+exit 4
+EOF
+    cat >"$DATA/shell/nested.sh" <<'EOF'
+#!/bin/busybox sh
+# runs the other script through #! and reports its status
+"${0%/*}/args.sh" from nested
+echo "args.sh exited $?"
+EOF
+    chmod 755 "$DATA/shell/args.sh" "$DATA/shell/nested.sh"
 }
 make_data
 
@@ -681,6 +697,47 @@ case_ busybox/touch --state -- $BB touch "$DATA/scratch/newfile"
 case_ busybox/touch-d --state-times -- $BB touch -d '2021-03-04 05:06:07' "$DATA/scratch/rmme"
 case_ busybox/sed-i --state -- $BB sed -i 's/a$/b/' "$DATA/scratch/edit.txt"
 case_ busybox/chmod --state -- $BB chmod 640 "$DATA/scratch/rmme"
+
+echo "== shell (processes)"
+# busybox sh scripts that fork, exec, pipe, wait and signal; the same
+# /bin/busybox runs them natively and under myst.  (busybox prefers its own
+# applets: `seq`, `sort`... run inside busybox, forked or exec'd through
+# /proc/self/exe; `/bin/busybox true` is a real fork+exec.)
+SH=(/bin/busybox sh -c)
+case_ shell/pipeline -- "${SH[@]}" 'seq 1 20 | sort -rn | head -3'
+case_ shell/pipeline-long -- "${SH[@]}" 'seq 1 2000 | sed "s/^/n=/" | grep -v 7 | tr = " " | awk "{ s += \$2 } END { print NR, s }" | cat | cat'
+case_ shell/pipeline-status --exit 1 -- "${SH[@]}" 'false | true; echo "last true: $?"; true | false; echo "last false: $?"; set -o pipefail; false | true; echo "pipefail: $?"; ! true; echo "negated: $?"; exit 1'
+case_ shell/subshell --exit 7 -- "${SH[@]}" '(exit 3); echo "subshell exit: $?"; x=1; (x=2; echo "inside: $x"); echo "outside: $x"; (cd /tmp && pwd); pwd; umask 027; (umask 077; umask); umask; { echo grouped; }; (exit 7)'
+case_ shell/cmdsubst -- "${SH[@]}" 'a=$(echo hello | tr a-z A-Z); b=`echo back`; echo "$a $b $(echo $(echo nested))"; n=$(seq 1 100 | wc -l); echo "lines: $n"; echo "status: $(false; echo $?)"; v=$(exit 9); echo "assign status: $?"'
+case_ shell/background -- "${SH[@]}" 'sleep 0.2 & p=$!; (exit 5) & q=$!; [ "$p" -gt 0 ] && [ "$q" -gt 0 ] && [ "$p" != "$q" ] && echo "two pids"; wait $q; echo "q: $?"; wait $p; echo "p: $?"; (sleep 0.1; echo bg) & echo fg; wait; echo "all waited: $?"'
+case_ shell/background-many -- "${SH[@]}" 'for i in 1 2 3 4 5 6 7 8; do (exit $i) & eval "p$i=\$!"; done; s=0; for i in 1 2 3 4 5 6 7 8; do eval "wait \$p$i"; s=$((s + $?)); done; echo "sum of statuses: $s"'
+case_ shell/trap --exit 3 -- "${SH[@]}" 'trap "echo got USR1" USR1; trap "echo bye" EXIT; kill -USR1 $$; echo after; trap - USR1; trap "" USR2; kill -USR2 $$; echo "USR2 ignored"; exit 3'
+case_ shell/trap-child -- "${SH[@]}" 'trap "echo parent got TERM" TERM; sh -c "kill -TERM \$PPID"; echo "after child"; trap "" INT; sh -c "kill -INT \$\$; echo child survived INT"'
+case_ shell/kill-child -- "${SH[@]}" 'sleep 10 & p=$!; kill $p; wait $p; echo "TERM: $?"; sleep 10 & kill -9 $!; wait $!; echo "KILL: $?"; sleep 10 & kill -USR1 $!; wait $!; echo "USR1: $?"; sh -c "kill -SEGV \$\$"; echo "SEGV: $?"'
+case_ shell/kill-group -- "${SH[@]}" 'setsid sh -c "sleep 10 & sleep 10 & wait" & p=$!; n=0; until kill -0 -$p 2>/dev/null; do sleep 0.02; n=$((n+1)); [ $n -gt 500 ] && { echo "no group"; exit 1; }; done; kill -TERM -$p; wait $p; echo "group leader: $?"'
+case_ shell/fork-exec-1000 -- "${SH[@]}" 'i=0; while [ $i -lt 1000 ]; do /bin/busybox true || exit 1; i=$((i + 1)); done; echo "$i fork+exec"'
+case_ shell/script -- "${SH[@]}" "$DATA/shell/args.sh one 'two words' ''; echo \"status \$?\"; $DATA/shell/nested.sh"
+case_ shell/script-direct --exit 4 -- "$DATA/shell/args.sh" a "b c"
+case_ shell/xargs -- "${SH[@]}" 'seq 1 10 | xargs -n 3 echo; printf "a\nb c\n" | xargs -I{} sh -c "echo item {}"; echo x y | xargs -t echo 2>&1'
+case_ shell/env-i -- "${SH[@]}" 'export FOO=bar; env -i A=1 B="two words" /bin/busybox env; env -i /bin/busybox sh -c "echo FOO=\${FOO-unset}"; FOO=inline sh -c "echo FOO=\$FOO"; env -u FOO sh -c "echo FOO=\${FOO-unset}"'
+case_ shell/heredoc -- "${SH[@]}" 'x=world
+cat <<EOF
+hello $x $((6 * 7))
+EOF
+cat <<"EOF"
+raw $x
+EOF
+	cat <<-EOF | tr a-z A-Z
+	indented $x
+	EOF
+while read a b; do echo "$b/$a"; done <<EOF
+1 one
+2 two
+EOF'
+case_ shell/read-loop -- "${SH[@]}" 'seq 1 5 | while read n; do echo "n=$n sq=$((n * n))"; done; printf "a b\nc d e\n" | while read x y; do echo "$y-$x"; done; i=0; while read line; do i=$((i + 1)); done <'"$DATA/input.txt"'; echo "$i lines"'
+case_ shell/exec-redirect -- "${SH[@]}" 'f=/tmp/mystsh-exec-$$; exec 3>"$f"; echo to3 >&3; echo more >&3; exec 3>&-; cat "$f"; exec 4<"$f"; read l <&4; echo "read: $l"; read l <&4; echo "read: $l"; exec 4<&-; rm "$f"; exec 5>&1; exec >/dev/null; echo hidden; exec 1>&5 5>&-; echo visible; exec 2>&1; ls /no-such-dir-here; echo "ls: $?"'
+case_ shell/exec-replace --exit 6 -- "${SH[@]}" 'echo before; exec /bin/busybox sh -c "echo replaced; exit 6"; echo never'
+case_ shell/nested-sh -- "${SH[@]}" 'sh -c "sh -c \"exit 4\"; echo inner \$?"; echo outer $?; [ "$$" = "$(echo $$)" ] && echo "\$\$ same in a subshell"; sh -c "exit 300"; echo "300 -> $?"'
 
 # confine NAME ARGS...: with the directory rootfs, a program must not reach
 # the file beside the rootfs directory, whatever path or symlink it uses.

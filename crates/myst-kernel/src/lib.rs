@@ -17,6 +17,7 @@ pub mod futex;
 pub mod loader;
 pub mod locks;
 pub mod mm;
+pub mod net;
 pub mod process;
 pub mod signal;
 pub mod strace;
@@ -518,6 +519,8 @@ pub fn mount_spec(k: &Kernel, m: &MountSpec, trust: &blockdev::Trust) -> Result<
 /// Boots the kernel and starts the first program. Returns only on failure.
 pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootError> {
     TCALL.call_once(|| t);
+    // Shared socket tables must exist before the first fork (see net::init).
+    net::init();
     let (root, fstype, source) = mount_root(&args.rootfs, &args.trust)?;
     let vfs = Vfs::new(root);
     let k: &'static Kernel = KERNEL.call_once(|| {
@@ -539,7 +542,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
             root_fstype: fstype,
             timers: timer::Timers::default(),
             trust: args.trust.clone(),
-        ptys: Default::default(),
+            ptys: Default::default(),
             futexes: futex::FutexTable::default(),
             next_tid: core::sync::atomic::AtomicU32::new(process::FIRST_PID + 1),
         }))

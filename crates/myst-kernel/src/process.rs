@@ -172,7 +172,10 @@ impl Process {
             fds: Mutex::new(fds),
             cwd: Mutex::new(String::from("/")),
             umask: Mutex::new(0o022),
-            rlimits: Mutex::new(default_rlimits(1024, if args.thread_stack_size > 0 { args.thread_stack_size } else { args.main_stack_size })),
+            rlimits: Mutex::new(default_rlimits(
+                1024,
+                if args.thread_stack_size > 0 { args.thread_stack_size } else { args.main_stack_size },
+            )),
             thread_stack_size: args.thread_stack_size,
             sigactions: Mutex::new([SigAction::default(); 65]),
             creds: Creds { uid: info.uid, gid: info.gid },

@@ -3,7 +3,7 @@
 use crate::region::Region;
 use myst_abi::structs::{Stat, Statfs, Timespec};
 use myst_abi::Errno;
-use myst_tcall::{HostDirent, Prot, TResult, TargetInfo, Tcall, Upcall, UserRegs};
+use myst_tcall::{HostDirent, HostPollFd, Prot, TResult, TargetInfo, Tcall, Upcall, UserRegs};
 use std::ffi::CString;
 use std::sync::atomic::AtomicU32;
 use std::sync::Mutex;
@@ -97,6 +97,49 @@ fn raw_auxv(key: u64) -> Option<u64> {
         }
     }
     None
+}
+
+/// Copies a kernel-checked socket address into host storage.
+fn to_storage(addr: &[u8]) -> TResult<(libc::sockaddr_storage, libc::socklen_t)> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let n = std::mem::size_of::<libc::sockaddr_storage>();
+    if addr.len() > n {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: copies at most sizeof(sockaddr_storage) bytes into it.
+    unsafe { std::ptr::copy_nonoverlapping(addr.as_ptr(), (&mut ss as *mut libc::sockaddr_storage).cast::<u8>(), addr.len()) };
+    Ok((ss, addr.len() as libc::socklen_t))
+}
+
+/// Copies a host address out (truncated to `out`); returns the full length.
+fn from_storage(ss: &libc::sockaddr_storage, len: libc::socklen_t, out: &mut [u8]) -> usize {
+    let len = (len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+    let k = len.min(out.len());
+    // SAFETY: reads k <= sizeof(sockaddr_storage) bytes of ss.
+    unsafe { std::ptr::copy_nonoverlapping((ss as *const libc::sockaddr_storage).cast::<u8>(), out.as_mut_ptr(), k) };
+    k
+}
+
+fn sock_ino(fd: i32) -> TResult<u64> {
+    // SAFETY: zeroed stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid buffer.
+    check(unsafe { libc::fstat(fd, &mut st) } as libc::c_long)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(Errno::EBADF);
+    }
+    Ok(st.st_ino)
+}
+
+fn retry_eintr(mut f: impl FnMut() -> libc::c_long) -> TResult<usize> {
+    loop {
+        let r = f();
+        if r < 0 && last_errno() == Errno::EINTR {
+            continue;
+        }
+        return check(r);
+    }
 }
 
 impl LinuxTarget {
@@ -623,5 +666,170 @@ impl Tcall for LinuxTarget {
 
     fn blk_read(&self, h: u32, off: u64, buf: &mut [u8]) -> TResult<usize> {
         self.host_pread(h, buf, off)
+    }
+
+    fn sock_open(&self, domain: u32, ty: u32, proto: u32) -> TResult<(u32, u64)> {
+        if domain != libc::AF_INET as u32 && domain != libc::AF_INET6 as u32 {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        // SAFETY: plain socket(2).
+        let fd = check(
+            unsafe { libc::socket(domain as i32, ty as i32 | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, proto as i32) } as libc::c_long
+        )? as i32;
+        match sock_ino(fd) {
+            Ok(ino) => Ok((fd as u32, ino)),
+            Err(e) => {
+                // SAFETY: closes the fd just opened.
+                unsafe { libc::close(fd) };
+                Err(e)
+            }
+        }
+    }
+
+    fn sock_ident(&self, h: u32) -> TResult<u64> {
+        sock_ino(h as i32)
+    }
+
+    fn sock_bind(&self, h: u32, addr: &[u8]) -> TResult<()> {
+        let (ss, len) = to_storage(addr)?;
+        // SAFETY: valid address of the given length.
+        check(unsafe { libc::bind(h as i32, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long).map(|_| ())
+    }
+
+    fn sock_listen(&self, h: u32, backlog: i32) -> TResult<()> {
+        // SAFETY: plain listen(2).
+        check(unsafe { libc::listen(h as i32, backlog) } as libc::c_long).map(|_| ())
+    }
+
+    fn sock_accept(&self, h: u32, addr: &mut [u8]) -> TResult<(u32, u64, usize)> {
+        // SAFETY: zeroed storage is valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let fd = retry_eintr(|| {
+            // SAFETY: valid storage and length.
+            unsafe {
+                libc::accept4(h as i32, (&mut ss as *mut libc::sockaddr_storage).cast(), &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+                    as libc::c_long
+            }
+        })? as i32;
+        let n = from_storage(&ss, len, addr);
+        match sock_ino(fd) {
+            Ok(ino) => Ok((fd as u32, ino, n)),
+            Err(e) => {
+                // SAFETY: closes the fd just accepted.
+                unsafe { libc::close(fd) };
+                Err(e)
+            }
+        }
+    }
+
+    fn sock_connect(&self, h: u32, addr: &[u8]) -> TResult<()> {
+        let (ss, len) = to_storage(addr)?;
+        // SAFETY: valid address of the given length. EINTR on a non-blocking socket cannot
+        // happen; EINPROGRESS/EALREADY/EISCONN go to the kernel.
+        check(unsafe { libc::connect(h as i32, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long).map(|_| ())
+    }
+
+    fn sock_send(&self, h: u32, buf: &[u8], flags: u32, to: Option<&[u8]>) -> TResult<usize> {
+        let fl = flags as i32 | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        match to {
+            Some(a) => {
+                let (ss, len) = to_storage(a)?;
+                retry_eintr(|| {
+                    // SAFETY: valid buffer and address.
+                    unsafe {
+                        libc::sendto(h as i32, buf.as_ptr().cast(), buf.len(), fl, (&ss as *const libc::sockaddr_storage).cast(), len)
+                            as libc::c_long
+                    }
+                })
+            }
+            // SAFETY: valid buffer.
+            None => retry_eintr(|| unsafe { libc::send(h as i32, buf.as_ptr().cast(), buf.len(), fl) as libc::c_long }),
+        }
+    }
+
+    fn sock_recv(&self, h: u32, buf: &mut [u8], flags: u32, from: &mut [u8]) -> TResult<(usize, usize, u32)> {
+        // SAFETY: zeroed storage and msghdr are valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut ss as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        let fl = flags as i32 | libc::MSG_DONTWAIT;
+        // SAFETY: msg points at valid storage and one iovec over `buf`.
+        let n = retry_eintr(|| unsafe { libc::recvmsg(h as i32, &mut msg, fl) as libc::c_long })?;
+        let alen = if msg.msg_namelen == 0 { 0 } else { from_storage(&ss, msg.msg_namelen, from) };
+        Ok((n, alen, msg.msg_flags as u32))
+    }
+
+    fn sock_shutdown(&self, h: u32, how: u32) -> TResult<()> {
+        // SAFETY: plain shutdown(2).
+        check(unsafe { libc::shutdown(h as i32, how as i32) } as libc::c_long).map(|_| ())
+    }
+
+    fn sock_name(&self, h: u32, peer: bool, addr: &mut [u8]) -> TResult<usize> {
+        // SAFETY: zeroed storage is valid.
+        let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let p = (&mut ss as *mut libc::sockaddr_storage).cast();
+        // SAFETY: valid storage and length.
+        let r = unsafe {
+            if peer {
+                libc::getpeername(h as i32, p, &mut len)
+            } else {
+                libc::getsockname(h as i32, p, &mut len)
+            }
+        };
+        check(r as libc::c_long)?;
+        Ok(from_storage(&ss, len, addr))
+    }
+
+    fn sock_getopt(&self, h: u32, level: u32, name: u32, val: &mut [u8]) -> TResult<usize> {
+        let mut len = val.len() as libc::socklen_t;
+        // SAFETY: valid buffer of `len` bytes.
+        check(unsafe { libc::getsockopt(h as i32, level as i32, name as i32, val.as_mut_ptr().cast(), &mut len) } as libc::c_long)?;
+        Ok(len as usize)
+    }
+
+    fn sock_setopt(&self, h: u32, level: u32, name: u32, val: &[u8]) -> TResult<()> {
+        // SAFETY: valid buffer.
+        check(unsafe { libc::setsockopt(h as i32, level as i32, name as i32, val.as_ptr().cast(), val.len() as libc::socklen_t) }
+            as libc::c_long)
+        .map(|_| ())
+    }
+
+    fn sock_pending(&self, h: u32) -> TResult<usize> {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes an int.
+        check(unsafe { libc::ioctl(h as i32, libc::FIONREAD, &mut n) } as libc::c_long)?;
+        Ok(n.max(0) as usize)
+    }
+
+    fn sock_close(&self, h: u32) -> TResult<()> {
+        // SAFETY: closes a handle this target opened (the kernel checked its identity).
+        check(unsafe { libc::close(h as i32) } as libc::c_long).map(|_| ())
+    }
+
+    fn host_poll(&self, fds: &mut [HostPollFd], timeout_ns: Option<u64>) -> TResult<usize> {
+        let mut pfds: Vec<libc::pollfd> =
+            fds.iter().map(|f| libc::pollfd { fd: f.handle as i32, events: f.events as i16, revents: 0 }).collect();
+        let ts = timeout_ns.map(|ns| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 });
+        let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // The kernel runs with the interrupt signal blocked; let it in only while waiting,
+        // so an interrupt sent just before this call makes it return EINTR at once.
+        let mut cur: u64 = 0;
+        // SAFETY: reads the calling thread's mask into an 8-byte set.
+        unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, std::ptr::null::<u64>(), &mut cur as *mut u64, 8usize) };
+        let mask = cur & !(1u64 << (crate::gate::SIG_INTERRUPT - 1));
+        // SAFETY: valid pollfd array, timespec and 8-byte mask.
+        let r = unsafe { libc::syscall(libc::SYS_ppoll, pfds.as_mut_ptr(), pfds.len(), tp, &mask as *const u64, 8usize) };
+        let n = check(r)?;
+        for (f, p) in fds.iter_mut().zip(&pfds) {
+            f.revents = p.revents as u16;
+        }
+        Ok(n)
     }
 }

@@ -124,6 +124,17 @@ pub struct HostDirent {
     pub dtype: u8,
 }
 
+/// One entry of a [`Tcall::host_poll`] set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostPollFd {
+    /// A socket handle from [`Tcall::sock_open`] or [`Tcall::sock_accept`].
+    pub handle: u32,
+    /// Linux `POLL*` bits asked for.
+    pub events: u16,
+    /// Linux `POLL*` bits the host reported (the kernel masks them: hostile).
+    pub revents: u16,
+}
+
 /// The kernel→target interface. Around forty calls, grouped.
 ///
 /// Paths given to the `host_*` file calls are relative to the host directory that was
@@ -266,4 +277,48 @@ pub trait Tcall: Sync {
     fn blk_open(&self, path: &str) -> TResult<(u32, u64)>;
     /// Reads from an image at a byte offset.
     fn blk_read(&self, h: u32, off: u64, buf: &mut [u8]) -> TResult<usize>;
+
+    // ----- sockets (AF_INET/AF_INET6 on the host network)
+    //
+    // A handle belongs to the host process that opened it and to host processes later made
+    // from it by [`Tcall::fork`] (which inherit it); anywhere else the number may name
+    // something else, so the kernel checks [`Tcall::sock_ident`] before using a handle in a
+    // process other than the one that opened it. Handles are always non-blocking on the host:
+    // operations that would block give `EAGAIN`, and the kernel waits with
+    // [`Tcall::host_poll`]. Socket addresses are Linux `sockaddr` bytes, checked by the kernel.
+    /// Opens a socket (`ty` without SOCK_NONBLOCK/SOCK_CLOEXEC); returns its handle and an
+    /// identity that [`Tcall::sock_ident`] gives back for the same socket.
+    fn sock_open(&self, domain: u32, ty: u32, proto: u32) -> TResult<(u32, u64)>;
+    /// Identity of the socket that `h` names in the calling host process.
+    fn sock_ident(&self, h: u32) -> TResult<u64>;
+    /// Binds to `addr`.
+    fn sock_bind(&self, h: u32, addr: &[u8]) -> TResult<()>;
+    /// Listens.
+    fn sock_listen(&self, h: u32, backlog: i32) -> TResult<()>;
+    /// Accepts a pending connection without blocking; writes the peer address into `addr`
+    /// and returns (new handle, its identity, address length).
+    fn sock_accept(&self, h: u32, addr: &mut [u8]) -> TResult<(u32, u64, usize)>;
+    /// Starts or completes a connection (`EINPROGRESS` while in progress).
+    fn sock_connect(&self, h: u32, addr: &[u8]) -> TResult<()>;
+    /// Sends without blocking (and without SIGPIPE); `to` is a destination address.
+    fn sock_send(&self, h: u32, buf: &[u8], flags: u32, to: Option<&[u8]>) -> TResult<usize>;
+    /// Receives without blocking; writes the source address into `from`. Returns (bytes,
+    /// address length, `MSG_*` result flags).
+    fn sock_recv(&self, h: u32, buf: &mut [u8], flags: u32, from: &mut [u8]) -> TResult<(usize, usize, u32)>;
+    /// Shuts down one or both directions.
+    fn sock_shutdown(&self, h: u32, how: u32) -> TResult<()>;
+    /// Local (`peer == false`) or peer address; returns its length.
+    fn sock_name(&self, h: u32, peer: bool, addr: &mut [u8]) -> TResult<usize>;
+    /// Reads an option (the kernel passes only options it allows); returns its length.
+    fn sock_getopt(&self, h: u32, level: u32, name: u32, val: &mut [u8]) -> TResult<usize>;
+    /// Sets an option (the kernel passes only options it allows).
+    fn sock_setopt(&self, h: u32, level: u32, name: u32, val: &[u8]) -> TResult<()>;
+    /// Bytes ready to read (FIONREAD).
+    fn sock_pending(&self, h: u32) -> TResult<usize>;
+    /// Closes the handle in the calling host process.
+    fn sock_close(&self, h: u32) -> TResult<()>;
+    /// Waits until one of `fds` is ready or `timeout_ns` passes (None = forever); fills
+    /// `revents` and returns how many are ready. [`Tcall::thread_interrupt`] makes it
+    /// return `EINTR`, also when the interrupt came just before the call.
+    fn host_poll(&self, fds: &mut [HostPollFd], timeout_ns: Option<u64>) -> TResult<usize>;
 }

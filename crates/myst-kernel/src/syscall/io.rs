@@ -166,6 +166,7 @@ pub fn close(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if let Some(k) = file_key(&e.file) {
         c.k.locks.release(k, c.proc.pid);
     }
+    crate::net::on_close(c.proc, &e.file);
     Ok(0)
 }
 

@@ -4,12 +4,15 @@
 //! (for `--strace`), support level, note and handler. The same table drives dispatch,
 //! `--strace`, `myst syscalls` and `docs/syscalls.md`.
 
+mod epoll;
 mod exec;
+mod extra;
 mod fs;
 mod io;
 mod mem;
 mod misc;
 mod mount;
+mod net;
 mod pipe;
 mod proc;
 pub use proc::RELEASE;
@@ -307,6 +310,37 @@ static ROWS: &[Row] = &[
         Partial,
         "regular files and fifos; device nodes only on ramfs"
     ),
+    // smaller file and identity calls
+    row!(SYS_CLOSE_RANGE, "close_range", extra::close_range, [Fd, Fd, Hex], Int, Full, ""),
+    row!(SYS_GETXATTR, "getxattr", extra::xattr_path, [Path, Path, Out, Int], Int, Partial, "no file system stores extended attributes: EOPNOTSUPP"),
+    row!(SYS_LGETXATTR, "lgetxattr", extra::xattr_lpath, [Path, Path, Out, Int], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_FGETXATTR, "fgetxattr", extra::xattr_fd, [Fd, Path, Out, Int], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_SETXATTR, "setxattr", extra::xattr_path, [Path, Path, Ptr, Int, Hex], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_LSETXATTR, "lsetxattr", extra::xattr_lpath, [Path, Path, Ptr, Int, Hex], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_FSETXATTR, "fsetxattr", extra::xattr_fd, [Fd, Path, Ptr, Int, Hex], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_LISTXATTR, "listxattr", extra::xattr_path, [Path, Out, Int], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_LLISTXATTR, "llistxattr", extra::xattr_lpath, [Path, Out, Int], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_FLISTXATTR, "flistxattr", extra::xattr_fd, [Fd, Out, Int], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_REMOVEXATTR, "removexattr", extra::xattr_path, [Path, Path], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_LREMOVEXATTR, "lremovexattr", extra::xattr_lpath, [Path, Path], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_FREMOVEXATTR, "fremovexattr", extra::xattr_fd, [Fd, Path], Int, Partial, "EOPNOTSUPP (no xattr storage)"),
+    row!(SYS_PREADV2, "preadv2", extra::preadv2, [Fd, Ptr, Int, Int, Int, Hex], Int, Partial, "RWF_* flags accepted and ignored"),
+    row!(SYS_PWRITEV2, "pwritev2", extra::pwritev2, [Fd, Ptr, Int, Int, Int, Hex], Int, Partial, "RWF_* flags accepted and ignored"),
+    row!(SYS_MEMFD_CREATE, "memfd_create", extra::memfd_create, [Path, Hex], Int, Partial, "no sealing (F_ADD_SEALS)"),
+    row!(SYS_FLOCK, "flock", extra::flock, [Fd, Hex], Int, Full, ""),
+    row!(SYS_FALLOCATE, "fallocate", extra::fallocate, [Fd, Hex, Int, Int], Int, Partial, "mode 0 and KEEP_SIZE; no hole punching"),
+    row!(SYS_FADVISE64, "fadvise64", extra::fadvise64, [Fd, Int, Int, Int], Int, Full, "advice is accepted and has no effect"),
+    row!(SYS_COPY_FILE_RANGE, "copy_file_range", extra::copy_file_range, [Fd, Ptr, Fd, Ptr, Int, Hex], Int, Full, ""),
+    row!(SYS_SETUID, "setuid", extra::setuid1, [Int], Int, Partial, "only to the current id (one identity per application)"),
+    row!(SYS_SETGID, "setgid", extra::setgid1, [Int], Int, Partial, "only to the current id"),
+    row!(SYS_SETREUID, "setreuid", extra::setuid_family, [Int, Int], Int, Partial, "only to the current id"),
+    row!(SYS_SETREGID, "setregid", extra::setgid_family, [Int, Int], Int, Partial, "only to the current id"),
+    row!(SYS_SETRESUID, "setresuid", extra::setuid_family, [Int, Int, Int], Int, Partial, "only to the current id"),
+    row!(SYS_SETRESGID, "setresgid", extra::setgid_family, [Int, Int, Int], Int, Partial, "only to the current id"),
+    row!(SYS_SETFSUID, "setfsuid", extra::setfsuid, [Int], Int, Partial, "the file-system id stays the process's id"),
+    row!(SYS_SETFSGID, "setfsgid", extra::setfsgid, [Int], Int, Partial, "the file-system id stays the process's id"),
+    row!(SYS_SETGROUPS, "setgroups", extra::setgroups, [Int, Ptr], Int, Partial, "only to the current groups"),
+    row!(SYS_CLOCK_SETTIME, "clock_settime", extra::clock_settime, [Int, Ptr], Int, Partial, "EPERM: the clock comes from the host"),
     // mounts
     row!(SYS_MOUNT, "mount", mount::mount, [Path, Path, Path, Hex, Ptr], Int, Partial, "ext2 (verified with the boot trust, or data roothash=; encrypted with key=/keyfile=), hostfs, ramfs, tmpfs; no remount/bind/move"),
     row!(SYS_UMOUNT2, "umount2", mount::umount2, [Path, Hex], Int, Partial, "flags ignored; busy mounts are detached"),
@@ -394,7 +428,7 @@ static ROWS: &[Row] = &[
     // pipes and readiness
     row!(SYS_PIPE, "pipe", pipe::pipe, [Ptr], Int, Full, ""),
     row!(SYS_PIPE2, "pipe2", pipe::pipe2, [Ptr, OFlags], Int, Full, ""),
-    row!(SYS_POLL, "poll", pipe::poll, [Ptr, Int, Int], Int, Full, ""),
+    row!(SYS_POLL, "poll", pipe::poll, [Ptr, Int, Int], Int, Partial, "a set mixing host sockets and kernel objects sees kernel events within 32 ms"),
     row!(SYS_PPOLL, "ppoll", pipe::ppoll, [Ptr, Int, Ptr, Ptr, Int], Int, Full, ""),
     row!(SYS_SELECT, "select", pipe::select, [Int, Ptr, Ptr, Ptr, Ptr], Int, Full, ""),
     row!(SYS_PSELECT6, "pselect6", pipe::pselect6, [Int, Ptr, Ptr, Ptr, Ptr, Ptr], Int, Full, ""),
@@ -487,6 +521,33 @@ static ROWS: &[Row] = &[
     row!(SYS_NANOSLEEP, "nanosleep", time::nanosleep, [Ptr, Out], Int, Full, ""),
     row!(SYS_CLOCK_NANOSLEEP, "clock_nanosleep", time::clock_nanosleep, [Int, Hex, Ptr, Out], Int, Full, ""),
     row!(SYS_SENDFILE, "sendfile", io::sendfile, [Fd, Fd, Ptr, Int], Int, Partial, "copies through the kernel (no zero-copy)"),
+    // networking
+    row!(SYS_SOCKET, "socket", net::socket, [Int, Hex, Int], Int, Partial, "AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the host; no raw or netlink sockets"),
+    row!(SYS_SOCKETPAIR, "socketpair", net::socketpair, [Int, Hex, Int, Out], Int, Full, ""),
+    row!(SYS_BIND, "bind", net::bind, [Fd, Ptr, Int], Int, Partial, "AF_UNIX: no autobind of unnamed sockets"),
+    row!(SYS_LISTEN, "listen", net::listen, [Fd, Int], Int, Full, ""),
+    row!(SYS_ACCEPT, "accept", net::accept, [Fd, Out, Ptr], Int, Full, ""),
+    row!(SYS_ACCEPT4, "accept4", net::accept4, [Fd, Out, Ptr, Hex], Int, Full, ""),
+    row!(SYS_CONNECT, "connect", net::connect, [Fd, Ptr, Int], Int, Full, ""),
+    row!(SYS_SENDTO, "sendto", net::sendto, [Fd, Buf(2), Int, Hex, Ptr, Int], Int, Full, ""),
+    row!(SYS_RECVFROM, "recvfrom", net::recvfrom, [Fd, Out, Int, Hex, Out, Ptr], Int, Full, ""),
+    row!(SYS_SENDMSG, "sendmsg", net::sendmsg, [Fd, Ptr, Hex], Int, Partial, "control messages: SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX only"),
+    row!(SYS_RECVMSG, "recvmsg", net::recvmsg, [Fd, Ptr, Hex], Int, Partial, "control messages: SCM_RIGHTS and SCM_CREDENTIALS on AF_UNIX only"),
+    row!(SYS_SENDMMSG, "sendmmsg", net::sendmmsg, [Fd, Ptr, Int, Hex], Int, Full, ""),
+    row!(SYS_RECVMMSG, "recvmmsg", net::recvmmsg, [Fd, Ptr, Int, Hex, Ptr], Int, Partial, "the timeout argument is ignored"),
+    row!(SYS_SHUTDOWN, "shutdown", net::shutdown, [Fd, Int], Int, Full, ""),
+    row!(SYS_GETSOCKNAME, "getsockname", net::getsockname, [Fd, Out, Ptr], Int, Full, ""),
+    row!(SYS_GETPEERNAME, "getpeername", net::getpeername, [Fd, Out, Ptr], Int, Full, ""),
+    row!(SYS_SETSOCKOPT, "setsockopt", net::setsockopt, [Fd, Int, Int, Ptr, Int], Int, Partial, "a whitelist of SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 options; others ENOPROTOOPT"),
+    row!(SYS_GETSOCKOPT, "getsockopt", net::getsockopt, [Fd, Int, Int, Out, Ptr], Int, Partial, "a whitelist of SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP and IPPROTO_IPV6 options; others ENOPROTOOPT"),
+    row!(SYS_EPOLL_CREATE, "epoll_create", epoll::epoll_create, [Int], Int, Full, ""),
+    row!(SYS_EPOLL_CREATE1, "epoll_create1", epoll::epoll_create1, [Hex], Int, Full, ""),
+    row!(SYS_EPOLL_CTL, "epoll_ctl", epoll::epoll_ctl, [Fd, Int, Fd, Ptr], Int, Partial, "EPOLLEXCLUSIVE accepted (every waiter wakes)"),
+    row!(SYS_EPOLL_WAIT, "epoll_wait", epoll::epoll_wait, [Fd, Out, Int, Int], Int, Partial, "edge-triggered = readiness level changes seen by the instance"),
+    row!(SYS_EPOLL_PWAIT, "epoll_pwait", epoll::epoll_pwait, [Fd, Out, Int, Int, Ptr, Int], Int, Partial, "edge-triggered = readiness level changes seen by the instance"),
+    row!(SYS_EPOLL_PWAIT2, "epoll_pwait2", epoll::epoll_pwait2, [Fd, Out, Int, Ptr, Ptr, Int], Int, Partial, "edge-triggered = readiness level changes seen by the instance"),
+    row!(SYS_SPLICE, "splice", net::splice, [Fd, Ptr, Fd, Ptr, Int, Hex], Int, Partial, "copies through the kernel; one end must be a pipe"),
+    row!(SYS_TEE, "tee", net::tee, [Fd, Fd, Int, Hex], Int, None, "EINVAL"),
     // misc
     row!(SYS_RSEQ, "rseq", misc::enosys_quiet, [Ptr, Int, Hex, Hex], Int, None, "ENOSYS (glibc falls back silently)"),
 ];

@@ -57,54 +57,30 @@ struct Polled {
     inode: Option<InodeRef>,
 }
 
-fn revents(p: &Polled) -> u32 {
-    match &p.inode {
-        None => POLLNVAL,
-        Some(i) => {
-            let ev = i.poll();
-            // POLLERR and POLLHUP are always reported.
-            ev & (p.events | POLLERR | POLLHUP)
-        }
-    }
-}
-
 /// Waits until one of `set` is ready or the deadline passes; returns their revents.
+/// Kernel objects and host sockets alike (see `net::ready`).
 fn poll_wait(c: &Ctx<'_>, set: &[Polled], deadline: Option<u128>) -> KResult<Vec<u32>> {
-    let queues: Vec<InodeRef> = set.iter().filter_map(|p| p.inode.clone()).collect();
-    let t = c.thread.clone();
-    let tc = crate::tcall();
-    let result = loop {
-        let gen = t.wake.load(core::sync::atomic::Ordering::SeqCst);
-        for i in &queues {
-            if let Some(q) = i.wait_queue() {
-                q.register(&t);
-            }
-        }
-        let r: Vec<u32> = set.iter().map(|p| if p.fd < 0 { 0 } else { revents(p) }).collect();
-        if r.iter().any(|&x| x != 0) {
-            break Ok(r);
-        }
-        if crate::signal::has_deliverable(&t) {
-            break Err(myst_abi::Errno::EINTR.into());
-        }
-        let timeout = match deadline {
-            None => None,
-            Some(d) => {
-                let now = tc.clock_gettime(CLOCK_MONOTONIC)?.as_nanos();
-                if now >= d {
-                    break Ok(r);
-                }
-                Some((d - now).min(u64::MAX as u128) as u64)
-            }
-        };
-        let _ = tc.futex_wait(&t.wake, gen, timeout);
+    let _ = c;
+    let inodes: Vec<Option<InodeRef>> = set.iter().map(|p| p.inode.clone()).collect();
+    let compute = || -> Vec<u32> {
+        let r = crate::net::ready::readiness(&inodes);
+        // POLLERR and POLLHUP are always reported.
+        set.iter().zip(r).map(|(p, ev)| if p.fd < 0 { 0 } else { ev & (p.events | POLLERR | POLLHUP | POLLNVAL) }).collect()
     };
-    for i in &queues {
-        if let Some(q) = i.wait_queue() {
-            q.unregister(&t);
+    let sources = || {
+        let mut s = crate::net::ready::Sources::default();
+        for p in set.iter().filter(|p| p.fd >= 0) {
+            if let Some(i) = &p.inode {
+                s.add(i, p.events, 0);
+            }
         }
-    }
-    result
+        s
+    };
+    let r = crate::net::ready::wait(sources, deadline, || {
+        let r = compute();
+        Ok(if r.iter().any(|&x| x != 0) { Some(r) } else { None })
+    })?;
+    Ok(r.unwrap_or_else(|| alloc::vec![0; set.len()]))
 }
 
 fn deadline_ms(ms: i64) -> KResult<Option<u128>> {
@@ -161,7 +137,14 @@ fn with_mask<T>(c: &mut Ctx<'_>, mask_ptr: u64, f: impl FnOnce(&mut Ctx<'_>) -> 
     if mask_ptr == 0 {
         return f(c);
     }
-    let m = c.user().read_u64(mask_ptr)? & !crate::signal::UNBLOCKABLE;
+    let m = c.user().read_u64(mask_ptr)?;
+    with_mask_value(c, Some(m), f)
+}
+
+/// Runs `f` with the signal mask `mask` (if any), as ppoll/pselect6/epoll_pwait do.
+pub(super) fn with_mask_value<T>(c: &mut Ctx<'_>, mask: Option<u64>, f: impl FnOnce(&mut Ctx<'_>) -> KResult<T>) -> KResult<T> {
+    let Some(m) = mask else { return f(c) };
+    let m = m & !crate::signal::UNBLOCKABLE;
     let old = core::mem::replace(&mut *c.thread.sigmask.lock(), m);
     let r = f(c);
     if r.as_ref().is_err_and(|e| e.errno == myst_abi::Errno::EINTR) {

@@ -72,7 +72,15 @@ impl PtyTable {
         };
         let pty = Arc::new(Pty {
             index,
-            st: Mutex::new(State { to_slave: VecDeque::new(), to_master: VecDeque::new(), locked: true, masters: 1, slaves: 0, rows: 24, cols: 80 }),
+            st: Mutex::new(State {
+                to_slave: VecDeque::new(),
+                to_master: VecDeque::new(),
+                locked: true,
+                masters: 1,
+                slaves: 0,
+                rows: 24,
+                cols: 80,
+            }),
             wq: WaitQueue::default(),
         });
         self.all.lock().insert(index, Arc::downgrade(&pty));
@@ -179,7 +187,15 @@ impl Inode for PtyEnd {
     }
     fn stat(&self) -> KResult<Stat> {
         let rdev = if self.master { (5 << 8) | 2 } else { (136 << 8) | self.pty.index as u64 };
-        Ok(Stat { dev: 0x18, ino: 0x9000 + self.pty.index as u64 * 2 + self.master as u64, nlink: 1, mode: S_IFCHR | 0o620, rdev, blksize: 1024, ..Default::default() })
+        Ok(Stat {
+            dev: 0x18,
+            ino: 0x9000 + self.pty.index as u64 * 2 + self.master as u64,
+            nlink: 1,
+            mode: S_IFCHR | 0o620,
+            rdev,
+            blksize: 1024,
+            ..Default::default()
+        })
     }
     fn is_stream(&self) -> bool {
         true
@@ -206,7 +222,8 @@ impl Inode for PtyEnd {
     }
     fn poll(&self) -> u32 {
         let s = self.pty.st.lock();
-        let (inq, outq, gone) = if self.master { (&s.to_master, &s.to_slave, s.slaves == 0) } else { (&s.to_slave, &s.to_master, s.masters == 0) };
+        let (inq, outq, gone) =
+            if self.master { (&s.to_master, &s.to_slave, s.slaves == 0) } else { (&s.to_slave, &s.to_master, s.masters == 0) };
         let mut ev = 0;
         if !inq.is_empty() {
             ev |= POLLIN;
@@ -257,7 +274,12 @@ impl Inode for PtsDir {
         Ok(Arc::new(PtsNode(n)))
     }
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
-        Ok(crate::kernel().ptys.live().into_iter().map(|i| DirEntry { name: format!("{i}").into_bytes(), ino: 0x9000 + i as u64 * 2, dtype: DT_CHR }).collect())
+        Ok(crate::kernel()
+            .ptys
+            .live()
+            .into_iter()
+            .map(|i| DirEntry { name: format!("{i}").into_bytes(), ino: 0x9000 + i as u64 * 2, dtype: DT_CHR })
+            .collect())
     }
 }
 
@@ -269,7 +291,15 @@ impl Inode for PtsNode {
         self
     }
     fn stat(&self) -> KResult<Stat> {
-        Ok(Stat { dev: 0x18, ino: 0x9000 + self.0 as u64 * 2, nlink: 1, mode: S_IFCHR | 0o620, rdev: (136 << 8) | self.0 as u64, blksize: 1024, ..Default::default() })
+        Ok(Stat {
+            dev: 0x18,
+            ino: 0x9000 + self.0 as u64 * 2,
+            nlink: 1,
+            mode: S_IFCHR | 0o620,
+            rdev: (136 << 8) | self.0 as u64,
+            blksize: 1024,
+            ..Default::default()
+        })
     }
     fn open_replace(&self) -> Option<KResult<InodeRef>> {
         Some(crate::kernel().ptys.slave(self.0))
