@@ -233,6 +233,12 @@ impl Kernel {
     pub fn exit_process(&self, p: &Arc<Process>, wstatus: i32) -> ! {
         use core::sync::atomic::Ordering;
         let first = p.pid == process::FIRST_PID;
+        // Robust futexes held by any thread of the process are released (OWNER_DIED), so
+        // waiters in other processes sharing the memory are not stuck.
+        let tids: Vec<u32> = p.threads.lock().clone();
+        for t in tids.iter().filter_map(|t| self.thread(*t)) {
+            futex::thread_exit_cleanup(self, &t);
+        }
         // Close files (pipes see their ends go away) and forget threads.
         let fds = core::mem::take(&mut *p.fds.lock());
         drop(fds);
@@ -317,7 +323,12 @@ impl Upcall for Kernel {
             self.log("fault on an unknown thread");
             tcall().exit_process(128 + fault.signo as i32);
         };
-        let s = signal::SigInfo { signo: fault.signo, code: fault.code.max(1), addr: fault.addr, ..Default::default() };
+        let mut code = fault.code.max(1);
+        if fault.signo == SIGSEGV {
+            // The host sees the whole region as mapped; the kernel knows what is.
+            code = if t.process.mm.lock().is_mapped(fault.addr & !0xfff, 1) { 2 } else { 1 };
+        }
+        let s = signal::SigInfo { signo: fault.signo, code, addr: fault.addr, ..Default::default() };
         let sig = fault.signo;
         let act = t.process.sigactions.lock()[sig as usize];
         let blocked = *t.sigmask.lock() & signal::bit(sig) != 0;

@@ -249,9 +249,15 @@ pub fn install(proc: &Process, prep: &Prepared, envp: &[Vec<u8>], stack_size: u6
     mm.brk_start = brk;
     mm.brk = brk;
     let stack_size = page_up(stack_size.max(64 * 1024)).unwrap_or(8 << 20);
-    let Some(stack_lo) = mm.find_free(stack_size + PAGE, mm.end) else {
+    // A guard gap below the stack (Linux keeps 1 MiB): an overflow faults instead of running
+    // into the mappings placed below it.
+    const GUARD: u64 = 1 << 20;
+    let Some(guard_lo) = mm.find_free(stack_size + GUARD, mm.end) else {
         return Err(eerr(Errno::ENOMEM, "no room for the stack (raise --memory-size)".into()));
     };
+    mm.insert(guard_lo, GUARD, PROT_NONE, MAP_PRIVATE, "[stack guard]".into());
+    mm.committed -= GUARD;
+    let stack_lo = guard_lo + GUARD;
     let stack_hi = stack_lo + stack_size;
     let stack_prot = if prep.elf.exec_stack() { PROT_READ | PROT_WRITE | PROT_EXEC } else { PROT_READ | PROT_WRITE };
     mm.map_fresh(crate::tcall(), stack_lo, stack_size, stack_prot, MAP_PRIVATE | MAP_GROWSDOWN, "[stack]".into())

@@ -67,6 +67,10 @@ pub struct Process {
     pub zombie: Mutex<Option<i32>>,
     /// Set when a vfork child execs or exits (the parent waits for it).
     pub vfork_done: AtomicU32,
+    /// The stop signal while the process is stopped (job control), else 0.
+    pub stopped: AtomicU32,
+    /// A stop (signal number) or a continue (0xffff) not yet reported to `wait`.
+    pub wait_event: Mutex<Option<i32>>,
     /// What the process runs (replaced by execve).
     pub image: Mutex<ExecInfo>,
     /// Start time (monotonic ns since boot), for /proc/<pid>/stat.
@@ -166,6 +170,8 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
+            stopped: AtomicU32::new(0),
+            wait_event: Mutex::new(None),
             image: Mutex::new(ExecInfo { exe: args.program.clone(), cmdline: nul_join(&args.argv), environ: nul_join(&args.envp) }),
             start_ns: 0,
             mm: Mutex::new(Mm::new(start, end)),
@@ -230,6 +236,8 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
+            stopped: AtomicU32::new(0),
+            wait_event: Mutex::new(None),
             image: Mutex::new(parent.image.lock().clone()),
             start_ns: 0,
             mm: Mutex::new(child_mm),

@@ -135,17 +135,24 @@ pub fn default_action(sig: u32) -> DefaultAction {
 
 /// Whether `s` would do anything if delivered (not ignored).
 pub fn is_ignored(act: &SigAction, sig: u32) -> bool {
-    sig != SIGKILL && (act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) != DefaultAction::Terminate))
+    sig != SIGKILL && sig != SIGSTOP && (act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore))
 }
 
 /// Queues a signal for a process: picks a thread that does not block it and wakes it.
 pub fn send_to_process(k: &Kernel, p: &Arc<Process>, s: SigInfo) {
-    let act = p.sigactions.lock()[s.signo as usize];
-    if s.signo != SIGKILL && is_ignored(&act, s.signo) && s.signo != SIGCONT {
-        return;
+    if s.signo == SIGCONT {
+        continue_process(k, p);
+    } else if matches!(s.signo, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU) {
+        p.pending.lock().queue.retain(|q| q.signo != SIGCONT);
     }
+    let act = p.sigactions.lock()[s.signo as usize];
     let tids: Vec<u32> = p.threads.lock().clone();
     let threads: Vec<Arc<Thread>> = tids.iter().filter_map(|t| k.thread(*t)).collect();
+    // An ignored signal is dropped, unless every thread blocks it: then it stays pending.
+    let all_block = !threads.is_empty() && threads.iter().all(|t| *t.sigmask.lock() & bit(s.signo) != 0);
+    if s.signo != SIGKILL && is_ignored(&act, s.signo) && s.signo != SIGCONT && !all_block {
+        return;
+    }
     let target = threads.iter().find(|t| *t.sigmask.lock() & bit(s.signo) == 0).or(threads.first()).cloned();
     p.pending.lock().push(s);
     p.sigwq.notify();
@@ -156,8 +163,12 @@ pub fn send_to_process(k: &Kernel, p: &Arc<Process>, s: SigInfo) {
 
 /// Queues a signal for one thread and wakes it.
 pub fn send_to_thread(t: &Arc<Thread>, s: SigInfo) {
+    if s.signo == SIGCONT {
+        continue_process(crate::kernel(), &t.process);
+    }
     let act = t.process.sigactions.lock()[s.signo as usize];
-    if s.signo != SIGKILL && is_ignored(&act, s.signo) {
+    let blocked = *t.sigmask.lock() & bit(s.signo) != 0;
+    if s.signo != SIGKILL && is_ignored(&act, s.signo) && !blocked {
         return;
     }
     t.pending.lock().push(s);
@@ -172,6 +183,63 @@ pub fn kick(t: &Thread) {
     let _ = tc.futex_wake(&t.wake, u32::MAX);
     let host = *t.host.lock();
     tc.thread_interrupt(host);
+}
+
+/// Tells the parent of `p` about a stop or continue (SIGCHLD, unless SA_NOCLDSTOP) and wakes
+/// its waiters.
+fn notify_parent(k: &Kernel, p: &Process, event: i32) {
+    *p.wait_event.lock() = Some(event);
+    let Some(par) = k.procs.lock().get(&p.ppid()).cloned() else { return };
+    let act = par.sigactions.lock()[SIGCHLD as usize];
+    if act.flags & SA_NOCLDSTOP == 0 {
+        let (code, status) = if event == 0xffff { (6, SIGCONT as i32) } else { (5, event) };
+        send_to_process(k, &par, SigInfo { signo: SIGCHLD, code, pid: p.pid, uid: p.creds.uid, status, ..Default::default() });
+    }
+    let tids: Vec<u32> = par.threads.lock().clone();
+    for t in tids.iter().filter_map(|t| k.thread(*t)) {
+        crate::waitq::wake(&t);
+    }
+}
+
+/// SIGCONT: a stopped process goes on.
+pub fn continue_process(k: &Kernel, p: &Arc<Process>) {
+    p.pending.lock().queue.retain(|q| !matches!(q.signo, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU));
+    if p.stopped.swap(0, core::sync::atomic::Ordering::SeqCst) != 0 {
+        let tids: Vec<u32> = p.threads.lock().clone();
+        for t in tids.iter().filter_map(|t| k.thread(*t)) {
+            crate::waitq::wake(&t);
+        }
+        notify_parent(k, p, 0xffff);
+    }
+}
+
+/// Stops the calling thread's process with `sig` until SIGCONT (or SIGKILL).
+fn stop_process(k: &Kernel, t: &Arc<Thread>, sig: u32) {
+    let p = &t.process;
+    if p.stopped.swap(sig, core::sync::atomic::Ordering::SeqCst) == 0 {
+        notify_parent(k, p, sig as i32);
+        let tids: Vec<u32> = p.threads.lock().clone();
+        for o in tids.iter().filter(|x| **x != t.tid).filter_map(|x| k.thread(*x)) {
+            kick(&o);
+        }
+    }
+    wait_while_stopped(t);
+}
+
+/// Blocks while the thread's process is stopped; SIGKILL ends the wait.
+pub fn wait_while_stopped(t: &Thread) {
+    let tc = crate::tcall();
+    loop {
+        let gen = t.wake.load(core::sync::atomic::Ordering::SeqCst);
+        if t.process.stopped.load(core::sync::atomic::Ordering::SeqCst) == 0 {
+            return;
+        }
+        let killed = (t.pending.lock().set() | t.process.pending.lock().set()) & bit(SIGKILL) != 0;
+        if killed || t.exiting.load(core::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let _ = tc.futex_wait(&t.wake, gen, None);
+    }
 }
 
 /// Whether `t` has a pending signal it does not block.
@@ -250,11 +318,18 @@ pub fn restartable(nr: usize) -> bool {
 /// Delivers pending signals to `t` by rewriting `regs` to enter a handler. Default actions
 /// that terminate end the process here.
 pub fn deliver(k: &Kernel, t: &Arc<Thread>, regs: &mut UserRegs) -> Delivered {
+    if t.process.stopped.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+        wait_while_stopped(t);
+    }
     while let Some(s) = take_next(t) {
         let act = t.process.sigactions.lock()[s.signo as usize];
         if s.signo == SIGKILL || act.handler == SIG_DFL {
             match default_action(s.signo) {
                 DefaultAction::Terminate => terminate(k, &t.process, s),
+                DefaultAction::Stop if s.signo == SIGSTOP || act.handler == SIG_DFL => {
+                    stop_process(k, t, s.signo);
+                    continue;
+                }
                 _ => continue,
             }
         }
@@ -275,10 +350,14 @@ pub fn terminate(k: &Kernel, p: &Arc<Process>, s: SigInfo) -> ! {
     let fault = matches!(s.signo, SIGSEGV | SIGBUS | SIGFPE | SIGILL | SIGTRAP) && s.code > 0;
     // The first process's death is reported (it is what myst exits with); in children,
     // only faults are, since shells report the rest themselves.
-    if fault {
-        k.log(&format!("{} killed by {} at address {:#x}", p.exe(), signal_name(s.signo), s.addr));
-    } else if p.pid == crate::process::FIRST_PID {
-        k.log(&format!("{} killed by {}", p.exe(), signal_name(s.signo)));
+    // Only the first process's death is reported (its status is what myst exits with);
+    // children die quietly, as on Linux, and their parents see the status.
+    if p.pid == crate::process::FIRST_PID {
+        if fault {
+            k.log(&format!("{} killed by {} at address {:#x}", p.exe(), signal_name(s.signo), s.addr));
+        } else {
+            k.log(&format!("{} killed by {}", p.exe(), signal_name(s.signo)));
+        }
     }
     let core = matches!(s.signo, SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGSYS | SIGXCPU | SIGXFSZ);
     let _ = core;
@@ -294,11 +373,10 @@ fn setup_frame(t: &Thread, regs: &mut UserRegs, s: &SigInfo, act: &SigAction) ->
     } else {
         regs.rsp.wrapping_sub(128)
     };
-    // FXSAVE image, 64-byte aligned.
-    sp = sp.wrapping_sub(512) & !63;
+    // FP/vector state (XSAVE layout), 64-byte aligned, followed by the 4-byte end magic.
+    let fx = crate::tcall().fpu_get();
+    sp = sp.wrapping_sub(fx.len() as u64 + 4) & !63;
     let fp_addr = sp;
-    let mut fx = [0u8; 512];
-    crate::tcall().fpu_get(&mut fx);
     sp = (sp.wrapping_sub(FRAME_UC + UC_SIZE + SIGINFO_SIZE) & !15).wrapping_sub(8);
     let mut frame = alloc::vec![0u8; (FRAME_UC + UC_SIZE + SIGINFO_SIZE) as usize];
     let w64 = |f: &mut Vec<u8>, off: u64, v: u64| f[off as usize..off as usize + 8].copy_from_slice(&v.to_le_bytes());
@@ -352,6 +430,9 @@ fn setup_frame(t: &Thread, regs: &mut UserRegs, s: &SigInfo, act: &SigAction) ->
     let info = s.to_bytes();
     frame[(uc + UC_SIZE) as usize..].copy_from_slice(&info);
     user.write(fp_addr, &fx)?;
+    if fx.len() > 512 {
+        user.write(fp_addr + fx.len() as u64, &0x4650_5845u32.to_le_bytes())?;
+    }
     user.write(sp, &frame)?;
     // Enter the handler.
     let mut mask = *t.sigmask.lock() | act.mask;
@@ -406,7 +487,11 @@ pub fn sigreturn(t: &Thread, regs: &mut UserRegs) -> crate::KResult<()> {
     };
     let fp = r(mc + 192);
     if fp != 0 {
-        let fx = user.read_arr::<512>(fp)?;
+        let sw = user.read_arr::<24>(fp + 464)?;
+        let magic = u32::from_le_bytes(sw[0..4].try_into().expect("4"));
+        let size = u32::from_le_bytes(sw[16..20].try_into().expect("4")) as usize;
+        let n = if magic == 0x4650_5853 && (512..=256 * 1024).contains(&size) { size } else { 512 };
+        let fx = user.read_vec(fp, n)?;
         crate::tcall().fpu_set(&fx);
     }
     *t.sigmask.lock() = r(296) & !UNBLOCKABLE;

@@ -186,6 +186,33 @@ impl Timers {
                     addr: *value,
                     ..Default::default()
                 };
+                // A timer signal still pending counts further expirations as overruns.
+                if *code == SI_TIMER {
+                    let add = count.min(i32::MAX as u64) as u32;
+                    let bump = |q: &mut crate::signal::Pending| match q
+                        .queue
+                        .iter_mut()
+                        .find(|x| x.code == SI_TIMER && x.signo == *signo && x.pid == *timerid)
+                    {
+                        Some(x) => {
+                            x.uid = x.uid.saturating_add(add);
+                            true
+                        }
+                        None => false,
+                    };
+                    let mut done = bump(&mut p.pending.lock());
+                    if !done {
+                        if let Some(t) = tid.and_then(|t| k.thread(t)) {
+                            done = bump(&mut t.pending.lock());
+                        }
+                    }
+                    if done {
+                        if let Some(x) = self.entries.lock().iter_mut().find(|x| x.key == e.key) {
+                            x.overrun = x.overrun.saturating_add(add);
+                        }
+                        return;
+                    }
+                }
                 if let Some(t) = tid.and_then(|t| k.thread(t)) {
                     signal::send_to_thread(&t, s);
                 } else {

@@ -88,6 +88,24 @@ impl Drop for Fd {
     }
 }
 
+/// Size of the host signal frame's FP state at `p`: the XSAVE size announced in the
+/// software-reserved bytes, or the 512-byte FXSAVE image.
+fn fp_size(p: *const u8) -> usize {
+    // SAFETY: the area is at least the 512-byte FXSAVE image.
+    let (magic, size) = unsafe {
+        let mut m = [0u8; 4];
+        let mut z = [0u8; 4];
+        std::ptr::copy_nonoverlapping(p.add(464), m.as_mut_ptr(), 4);
+        std::ptr::copy_nonoverlapping(p.add(480), z.as_mut_ptr(), 4);
+        (u32::from_le_bytes(m), u32::from_le_bytes(z) as usize)
+    };
+    if magic == 0x4650_5853 && (512..=256 * 1024).contains(&size) {
+        size
+    } else {
+        512
+    }
+}
+
 fn raw_auxv(key: u64) -> Option<u64> {
     let b = std::fs::read("/proc/self/auxv").ok()?;
     for c in b.chunks_exact(16) {
@@ -451,23 +469,30 @@ impl Tcall for LinuxTarget {
         })
     }
 
-    fn fpu_get(&self, buf: &mut [u8; 512]) {
-        match crate::gate::fpu_area() {
-            // SAFETY: the host FP state area holds at least the 512-byte FXSAVE image.
-            Some(p) => unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), 512) },
-            None => buf.fill(0),
-        }
+    fn fpu_get(&self) -> Vec<u8> {
+        let Some(p) = crate::gate::fpu_area() else { return vec![0u8; 512] };
+        let n = fp_size(p);
+        let mut v = vec![0u8; n];
+        // SAFETY: the host FP state area of the live signal frame holds `n` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), n) };
+        v
     }
 
-    fn fpu_set(&self, buf: &[u8; 512]) {
-        if let Some(p) = crate::gate::fpu_area() {
-            let mut b = *buf;
-            // MXCSR reserved bits must stay clear or the host's sigreturn faults.
-            let mxcsr = u32::from_le_bytes([b[24], b[25], b[26], b[27]]) & 0xffff;
-            b[24..28].copy_from_slice(&mxcsr.to_le_bytes());
-            // SAFETY: writes the FXSAVE part of the live host FP state area.
-            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), p, 512) };
+    fn fpu_set(&self, buf: &[u8]) {
+        let Some(p) = crate::gate::fpu_area() else { return };
+        let n = fp_size(p).min(buf.len());
+        if n < 512 {
+            return;
         }
+        let mut b = buf[..n].to_vec();
+        // MXCSR reserved bits must stay clear or the host's sigreturn faults.
+        let mxcsr = u32::from_le_bytes([b[24], b[25], b[26], b[27]]) & 0xffff;
+        b[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        // Keep the host's own software bytes (they describe the host frame).
+        // SAFETY: reads the 48 software-reserved bytes of the live host FP area.
+        unsafe { std::ptr::copy_nonoverlapping(p.add(464), b.as_mut_ptr().add(464), 48) };
+        // SAFETY: writes at most the size of the live host FP state area.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), p, n) };
     }
 
     fn host_mount(&self, path: &str) -> TResult<u32> {

@@ -224,11 +224,13 @@ pub trait Tcall: Sync {
     /// Atomically compares-and-exchanges the u32 at `addr` in application memory; returns the
     /// value found.
     fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32>;
-    /// The application's floating-point/SSE state (512-byte FXSAVE image) at the current
-    /// kernel entry on this thread.
-    fn fpu_get(&self, buf: &mut [u8; 512]);
-    /// Replaces the application's FXSAVE state for when this kernel entry returns.
-    fn fpu_set(&self, buf: &[u8; 512]);
+    /// The application's floating-point/vector state at the current kernel entry on this
+    /// thread, in the XSAVE layout Linux puts in signal frames (FXSAVE image, software bytes
+    /// at 464, extended state after 512).
+    fn fpu_get(&self) -> alloc::vec::Vec<u8>;
+    /// Replaces the application's floating-point/vector state (same layout) for when this
+    /// kernel entry returns. Bytes beyond what the host frame holds are ignored.
+    fn fpu_set(&self, buf: &[u8]);
 
     // ----- hostfs
     /// Registers host directory `path` (host syntax) as a hostfs root; returns its handle.

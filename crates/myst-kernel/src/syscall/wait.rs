@@ -33,9 +33,10 @@ fn matches(sel: Sel, p: &Process) -> bool {
     }
 }
 
-/// Waits for a matching child to become a zombie. Returns (pid, wstatus), or None with
-/// WNOHANG when nothing is ready.
-fn wait_child(c: &Ctx<'_>, sel: Sel, nohang: bool, reap: bool) -> KResult<Option<(Arc<Process>, i32)>> {
+/// Waits for a matching child to exit (a zombie), also reporting stops (`stops`) and
+/// continues (`conts`) once each, with Linux's status encodings (0x7f | sig << 8, and
+/// 0xffff). Returns (child, wstatus), or None with WNOHANG when nothing is ready.
+fn wait_child_ev(c: &Ctx<'_>, sel: Sel, nohang: bool, reap: bool, stops: bool, conts: bool) -> KResult<Option<(Arc<Process>, i32)>> {
     let tc = crate::tcall();
     loop {
         let gen = c.thread.wake.load(Ordering::SeqCst);
@@ -46,6 +47,24 @@ fn wait_child(c: &Ctx<'_>, sel: Sel, nohang: bool, reap: bool) -> KResult<Option
         };
         if kids.is_empty() {
             kerr!(ECHILD);
+        }
+        for k in &kids {
+            let mut ev = k.wait_event.lock();
+            match *ev {
+                Some(0xffff) if conts => {
+                    if reap {
+                        *ev = None;
+                    }
+                    return Ok(Some((k.clone(), 0xffff)));
+                }
+                Some(sig) if sig != 0xffff && stops => {
+                    if reap {
+                        *ev = None;
+                    }
+                    return Ok(Some((k.clone(), 0x7f | (sig << 8))));
+                }
+                _ => {}
+            }
         }
         if let Some((z, st)) = kids.iter().find_map(|k| k.zombie.lock().map(|s| (k.clone(), s))) {
             if reap {
@@ -77,7 +96,7 @@ pub fn wait4(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         p if p > 0 => Sel::Pid(p as u32),
         p => Sel::Pgid((-p) as u32),
     };
-    match wait_child(c, sel, opts & WNOHANG != 0, true)? {
+    match wait_child_ev(c, sel, opts & WNOHANG != 0, true, opts & WUNTRACED != 0, opts & WCONTINUED != 0)? {
         None => Ok(0),
         Some((z, st)) => {
             if a[1] != 0 {
@@ -104,19 +123,23 @@ pub fn waitid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         2 => Sel::Pgid(if id == 0 { c.proc.pgid.load(Ordering::Relaxed) } else { id }),
         _ => kerr!(EINVAL),
     };
-    if opts & WEXITED == 0 {
-        // Only stop/continue events were asked for: myst has no job control yet.
-        if opts & WNOHANG != 0 {
-            return Ok(0);
-        }
-        kerr!(ECHILD);
-    }
-    let got = wait_child(c, sel, opts & WNOHANG != 0, opts & WNOWAIT == 0)?;
+    let got = if opts & WEXITED == 0 {
+        wait_child_ev_only(c, sel, opts)?
+    } else {
+        wait_child_ev(c, sel, opts & WNOHANG != 0, opts & WNOWAIT == 0, opts & WUNTRACED != 0, opts & WCONTINUED != 0)?
+    };
     if infop != 0 {
         let mut b = [0u8; 128];
         if let Some((z, st)) = &got {
-            let (code, status): (i32, i32) =
-                if st & 0x7f != 0 { (if st & 0x80 != 0 { 3 } else { 2 }, st & 0x7f) } else { (1, (st >> 8) & 0xff) };
+            let (code, status): (i32, i32) = if *st == 0xffff {
+                (6, SIGCONT_NR)
+            } else if st & 0xff == 0x7f {
+                (5, (st >> 8) & 0xff)
+            } else if st & 0x7f != 0 {
+                (if st & 0x80 != 0 { 3 } else { 2 }, st & 0x7f)
+            } else {
+                (1, (st >> 8) & 0xff)
+            };
             b[0..4].copy_from_slice(&17u32.to_le_bytes());
             b[8..12].copy_from_slice(&code.to_le_bytes());
             b[16..20].copy_from_slice(&z.pid.to_le_bytes());
@@ -126,6 +149,48 @@ pub fn waitid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         c.user().write(infop, &b)?;
     }
     Ok(0)
+}
+
+const SIGCONT_NR: i32 = 18;
+
+/// waitid for stop/continue events only.
+fn wait_child_ev_only(c: &Ctx<'_>, sel: Sel, opts: u32) -> KResult<Option<(Arc<Process>, i32)>> {
+    loop {
+        let gen = c.thread.wake.load(Ordering::SeqCst);
+        let kids: Vec<Arc<Process>> = {
+            let ids = c.proc.children.lock().clone();
+            let procs = c.k.procs.lock();
+            ids.iter().filter_map(|p| procs.get(p).cloned()).filter(|p| matches(sel, p)).collect()
+        };
+        if kids.is_empty() {
+            kerr!(ECHILD);
+        }
+        for k in &kids {
+            let mut ev = k.wait_event.lock();
+            match *ev {
+                Some(0xffff) if opts & WCONTINUED != 0 => {
+                    if opts & WNOWAIT == 0 {
+                        *ev = None;
+                    }
+                    return Ok(Some((k.clone(), 0xffff)));
+                }
+                Some(sig) if sig != 0xffff && opts & WUNTRACED != 0 => {
+                    if opts & WNOWAIT == 0 {
+                        *ev = None;
+                    }
+                    return Ok(Some((k.clone(), 0x7f | (sig << 8))));
+                }
+                _ => {}
+            }
+        }
+        if opts & WNOHANG != 0 {
+            return Ok(None);
+        }
+        if crate::signal::has_deliverable(c.thread) {
+            kerr!(EINTR);
+        }
+        let _ = crate::tcall().futex_wait(&c.thread.wake, gen, None);
+    }
 }
 
 fn proc_by(c: &Ctx<'_>, pid: u32) -> KResult<Arc<Process>> {
@@ -152,7 +217,7 @@ pub fn getsid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 
 pub fn setpgid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let (pid, pgid) = (a[0] as i32, a[1] as i32);
-    if pgid < 0 {
+    if pgid < 0 || pid < 0 {
         kerr!(EINVAL);
     }
     let p = proc_by(c, pid as u32)?;

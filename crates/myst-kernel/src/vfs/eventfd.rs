@@ -245,6 +245,7 @@ impl Inode for SignalFd {
                 r[12..16].copy_from_slice(&s.pid.to_le_bytes());
                 r[16..20].copy_from_slice(&s.uid.to_le_bytes());
                 r[40..44].copy_from_slice(&s.status.to_le_bytes());
+                r[44..48].copy_from_slice(&(s.addr as u32).to_le_bytes());
                 r[48..56].copy_from_slice(&s.addr.to_le_bytes());
                 r[72..80].copy_from_slice(&s.addr.to_le_bytes());
                 buf[n..n + 128].copy_from_slice(&r);
