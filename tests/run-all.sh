@@ -19,6 +19,8 @@ echo "== program tests (native vs myst)"
 MYST=$PWD/target/release/myst bash tests/run-programs.sh
 echo "== isolation: kill(-1) inside myst never reaches host processes"
 MYST=$PWD/target/release/myst bash tests/isolation/kill-all.sh tests/build/rootfs
+echo "== trusted file systems under myst (ext2, verity, LUKS, mounts, /proc, /dev)"
+MYST=$PWD/target/release/myst bash tests/fs/run-fs-tests.sh
 echo "== image tests (mkext2, fssig, verify against the standard tools)"
 MYST=$PWD/target/release/myst bash tests/run-image-tests.sh
 echo "== all tests passed"

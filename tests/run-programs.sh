@@ -744,7 +744,9 @@ case_ shell/background-many -- "${SH[@]}" 'for i in 1 2 3 4 5 6 7 8; do (exit $i
 case_ shell/trap --exit 3 -- "${SH[@]}" 'trap "echo got USR1" USR1; trap "echo bye" EXIT; kill -USR1 $$; echo after; trap - USR1; trap "" USR2; kill -USR2 $$; echo "USR2 ignored"; exit 3'
 case_ shell/trap-child -- "${SH[@]}" 'trap "echo parent got TERM" TERM; sh -c "kill -TERM \$PPID"; echo "after child"; trap "" INT; sh -c "kill -INT \$\$; echo child survived INT"'
 case_ shell/kill-child -- "${SH[@]}" 'sleep 10 & p=$!; kill $p; wait $p; echo "TERM: $?"; sleep 10 & kill -9 $!; wait $!; echo "KILL: $?"; sleep 10 & kill -USR1 $!; wait $!; echo "USR1: $?"; sh -c "kill -SEGV \$\$"; echo "SEGV: $?"'
-case_ shell/kill-group -- "${SH[@]}" 'setsid sh -c "sleep 10 & sleep 10 & wait" & p=$!; n=0; until kill -0 -$p 2>/dev/null; do sleep 0.02; n=$((n+1)); [ $n -gt 500 ] && { echo "no group"; exit 1; }; done; kill -TERM -$p; wait $p; echo "group leader: $?"'
+# busybox sh prints "Terminated" for the killed job or not depending on when the job's
+# status is collected, natively as well: stderr is not compared (stdout and status are).
+case_ shell/kill-group --no-stderr -- "${SH[@]}" 'setsid sh -c "sleep 10 & sleep 10 & wait" & p=$!; n=0; until kill -0 -$p 2>/dev/null; do sleep 0.02; n=$((n+1)); [ $n -gt 500 ] && { echo "no group"; exit 1; }; done; kill -TERM -$p; wait $p; echo "group leader: $?"'
 case_ shell/fork-exec-1000 -- "${SH[@]}" 'i=0; while [ $i -lt 1000 ]; do /bin/busybox true || exit 1; i=$((i + 1)); done; echo "$i fork+exec"'
 case_ shell/script -- "${SH[@]}" "$DATA/shell/args.sh one 'two words' ''; echo \"status \$?\"; $DATA/shell/nested.sh"
 case_ shell/script-direct --exit 4 -- "$DATA/shell/args.sh" a "b c"
