@@ -19,6 +19,8 @@ packages=(
     python3        # small helpers in the scripts
     binutils       # readelf
     coreutils      # timeout
+    openssl        # signing keys for the image and file-system tests
+    util-linux     # unshare (isolation test)
 )
 
 missing=()
