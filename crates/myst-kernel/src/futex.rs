@@ -29,6 +29,34 @@ impl Waiter {
     }
 }
 
+/// Blocks `t` until waiter `w` is woken, a signal is deliverable, or the deadline (ns on
+/// CLOCK_REALTIME if the flag is set, else CLOCK_MONOTONIC) passes. Wakers and signal
+/// senders both bump and wake `t.wake`, so no wake-up is lost.
+fn block(t: &Thread, w: &Waiter, deadline: Option<(u128, bool)>) -> WaitEnd {
+    let tc = crate::tcall();
+    loop {
+        let gen = t.wake.load(Ordering::SeqCst);
+        if w.woken.load(Ordering::SeqCst) != 0 {
+            return WaitEnd::Woken;
+        }
+        if crate::signal::has_deliverable(t) {
+            return WaitEnd::Interrupted;
+        }
+        let timeout = match deadline {
+            None => None,
+            Some((d, realtime)) => {
+                let clock = if realtime { myst_abi::consts::CLOCK_REALTIME } else { myst_abi::consts::CLOCK_MONOTONIC };
+                let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
+                if now >= d {
+                    return WaitEnd::TimedOut;
+                }
+                Some((d - now).min(u64::MAX as u128) as u64)
+            }
+        };
+        let _ = tc.futex_wait(&t.wake, gen, timeout);
+    }
+}
+
 /// Wait queues keyed by application address.
 #[derive(Default)]
 pub struct FutexTable {
@@ -66,29 +94,7 @@ impl FutexTable {
             }
             q.entry(addr).or_default().push(w.clone());
         }
-        let tc = crate::tcall();
-        let end = loop {
-            let gen = t.wake.load(Ordering::SeqCst);
-            if w.woken.load(Ordering::SeqCst) != 0 {
-                break WaitEnd::Woken;
-            }
-            if crate::signal::has_deliverable(t) {
-                break WaitEnd::Interrupted;
-            }
-            let timeout = match deadline {
-                None => None,
-                Some((d, realtime)) => {
-                    let clock = if realtime { myst_abi::consts::CLOCK_REALTIME } else { myst_abi::consts::CLOCK_MONOTONIC };
-                    let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
-                    if now >= d {
-                        break WaitEnd::TimedOut;
-                    }
-                    Some((d - now).min(u64::MAX as u128) as u64)
-                }
-            };
-            // Wakers and signal senders both bump and wake t.wake: no lost wake-up.
-            let _ = tc.futex_wait(&t.wake, gen, timeout);
-        };
+        let end = block(t, &w, deadline);
         if end != WaitEnd::Woken {
             let mut q = self.queues.lock();
             if w.woken.load(Ordering::SeqCst) != 0 {
@@ -306,27 +312,7 @@ impl FutexTable {
                 q.entry(addr).or_default().push(w.clone());
                 w
             };
-            let end = loop {
-                let gen = t.wake.load(Ordering::SeqCst);
-                if w.woken.load(Ordering::SeqCst) != 0 {
-                    break WaitEnd::Woken;
-                }
-                if crate::signal::has_deliverable(t) {
-                    break WaitEnd::Interrupted;
-                }
-                let timeout = match deadline {
-                    None => None,
-                    Some((d, realtime)) => {
-                        let clock = if realtime { myst_abi::consts::CLOCK_REALTIME } else { myst_abi::consts::CLOCK_MONOTONIC };
-                        let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
-                        if now >= d {
-                            break WaitEnd::TimedOut;
-                        }
-                        Some((d - now).min(u64::MAX as u128) as u64)
-                    }
-                };
-                let _ = tc.futex_wait(&t.wake, gen, timeout);
-            };
+            let end = block(t, &w, deadline);
             let mut q = self.queues.lock();
             if w.woken.load(Ordering::SeqCst) != 0 {
                 // Handed over by unlock_pi: the word already names us.

@@ -576,11 +576,11 @@ fn encode(r: &KResult<u64>) -> u64 {
 /// Handles one system call from `thread`.
 pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
     let (nr, args) = regs.syscall_args();
-    let proc = thread.process.clone();
+    let proc = &thread.process;
     let rows = table();
     let row = rows.get(nr).copied();
     let tracing = k.strace.enabled && (k.strace.filter.is_empty() || k.strace.filter.contains(&nr));
-    let mut ctx = Ctx { k, thread, proc: &proc, regs };
+    let mut ctx = Ctx { k, thread, proc, regs };
     let result: KResult<u64> = match row.and_then(|r| r.handler) {
         Some(h) => {
             if tracing && row.map(|r| r.ret) == Some(R::NoReturn) {
@@ -589,7 +589,7 @@ pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
             h(&mut ctx, args)
         }
         None => {
-            report_unsupported(k, &proc, nr);
+            report_unsupported(k, proc, nr);
             Err(Error::from(Errno::ENOSYS))
         }
     };
