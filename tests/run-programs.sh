@@ -370,9 +370,23 @@ snapshot() { # DIR [times]
 
 # run_cmd KIND: runs "${CMD[@]}" with the case's stdin and environment;
 # writes $dir/$KIND.{out,err,rc}.
+# Every case starts from the same signal state whatever started this script (a CI runner may
+# block or ignore signals, and a Linux program inherits both): no signal blocked, every
+# disposition default. --host-sigs starts it instead with SIGUSR1 blocked and SIGUSR2 ignored,
+# to check that myst passes the inherited state on as execve does.
+sig_state() { # blocked-signal-number-or-0 ignored-signal-number-or-0
+    echo "for my \$s (1..64) { next if \$s==9||\$s==19||\$s==32||\$s==33;
+        POSIX::sigaction(\$s, POSIX::SigAction->new(\$s==$2 ? 'IGNORE' : 'DEFAULT')) }
+        sigprocmask(SIG_SETMASK, $1 ? POSIX::SigSet->new($1) : POSIX::SigSet->new());
+        exec {\$ARGV[0]} @ARGV or die \"exec \$ARGV[0]: \$!\\n\""
+}
+SIG_CLEAN=$(sig_state 0 0)
+SIG_HOST=$(sig_state 10 12)
+
 run_cmd() {
     local kind=$1 o=$CASE_DIR/$1
     local -a envv=("${BASE_ENV[@]}" "${CASE_ENV[@]}")
+    local -a CMD=(perl -MPOSIX -e "$SIG_PROG" "${CMD[@]}")
     (
         cd /
         case $STDIN_MODE in
@@ -437,6 +451,7 @@ case_() {
     selected "$name" || return 0
     local want_exit=0 cmp_err=1 myst_err_re="" myst_err_once="" myst_config="" scratch=0 state=0 stimes=""
     STDIN_MODE=null STDIN_ARG="" CASE_ENV=()
+    SIG_PROG=$SIG_CLEAN
     while [ $# -gt 0 ]; do
         case $1 in
         --exit) want_exit=$2; shift 2 ;;
@@ -447,6 +462,7 @@ case_() {
         --stdin-file) STDIN_MODE=file STDIN_ARG=$2; shift 2 ;;
         --stdin-pipe) STDIN_MODE=pipe STDIN_ARG=$2; shift 2 ;;
         --env) CASE_ENV+=("$2"); shift 2 ;;
+        --host-sigs) SIG_PROG=$SIG_HOST; shift ;;
         --scratch) scratch=1; shift ;;
         --state) scratch=1 state=1; shift ;;
         --state-times) scratch=1 state=1 stimes=times; shift ;;
@@ -585,6 +601,7 @@ neg() {
     rm -rf "$CASE_DIR"
     mkdir -p "$CASE_DIR"
     STDIN_MODE=null STDIN_ARG="" CASE_ENV=()
+    SIG_PROG=$SIG_CLEAN
     # shellcheck disable=SC2206
     CMD=("$MYST" exec-linux $MYST_FLAGS "$root" "$@")
     run_cmd myst
@@ -743,6 +760,7 @@ case_ shell/background -- "${SH[@]}" 'sleep 0.2 & p=$!; (exit 5) & q=$!; [ "$p" 
 case_ shell/background-many -- "${SH[@]}" 'for i in 1 2 3 4 5 6 7 8; do (exit $i) & eval "p$i=\$!"; done; s=0; for i in 1 2 3 4 5 6 7 8; do eval "wait \$p$i"; s=$((s + $?)); done; echo "sum of statuses: $s"'
 case_ shell/trap --exit 3 -- "${SH[@]}" 'trap "echo got USR1" USR1; trap "echo bye" EXIT; kill -USR1 $$; echo after; trap - USR1; trap "" USR2; kill -USR2 $$; echo "USR2 ignored"; exit 3'
 case_ shell/trap-child -- "${SH[@]}" 'trap "echo parent got TERM" TERM; sh -c "kill -TERM \$PPID"; echo "after child"; trap "" INT; sh -c "kill -INT \$\$; echo child survived INT"'
+case_ shell/inherited-signals --host-sigs -- "${SH[@]}" 'grep -E "^Sig(Blk|Ign)" /proc/self/status; kill -USR2 $$; echo survived USR2; kill -USR1 $$; echo survived blocked USR1; trap "echo got USR1" USR1; trap - USR1'
 case_ shell/kill-child -- "${SH[@]}" 'sleep 10 & p=$!; kill $p; wait $p; echo "TERM: $?"; sleep 10 & kill -9 $!; wait $!; echo "KILL: $?"; sleep 10 & kill -USR1 $!; wait $!; echo "USR1: $?"; sh -c "kill -SEGV \$\$"; echo "SEGV: $?"'
 # busybox sh prints "Terminated" for the killed job or not depending on when the job's
 # status is collected, natively as well: stderr is not compared (stdout and status are).
@@ -782,6 +800,7 @@ confine() {
     rm -rf "$CASE_DIR"
     mkdir -p "$CASE_DIR"
     STDIN_MODE=null STDIN_ARG="" CASE_ENV=()
+    SIG_PROG=$SIG_CLEAN
     # shellcheck disable=SC2206
     CMD=("$MYST" exec-linux $MYST_FLAGS "$ROOTFS" "$@")
     run_cmd myst

@@ -626,6 +626,11 @@ static void test_pipes(void)
     if (pid == 0) {
         close(p[0]);
         signal(SIGPIPE, SIG_DFL);
+        /* the test may run with SIGPIPE blocked by whoever started it */
+        sigset_t unb;
+        sigemptyset(&unb);
+        sigaddset(&unb, SIGPIPE);
+        sigprocmask(SIG_UNBLOCK, &unb, NULL);
         char rb;
         /* wait until the parent has closed its read end: it closes, then
          * sends a byte on another channel; simpler: retry until killed */

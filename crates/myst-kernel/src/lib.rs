@@ -582,6 +582,8 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     let info = t.info();
     let proc = Process::new_init(&info, &args)?;
     let thread = Thread::new(proc.pid, proc.clone());
+    // The signal mask is inherited across execve; the first process gets the host's.
+    *thread.sigmask.lock() = info.initial_sigmask & !signal::UNBLOCKABLE;
     k.procs.lock().insert(proc.pid, proc.clone());
     k.threads.lock().insert(thread.tid, thread.clone());
     let regs = loader::exec_first(k, &proc, &args).map_err(|e| BootError(e.0))?;

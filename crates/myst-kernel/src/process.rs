@@ -183,7 +183,11 @@ impl Process {
                 if args.thread_stack_size > 0 { args.thread_stack_size } else { args.main_stack_size },
             )),
             thread_stack_size: args.thread_stack_size,
-            sigactions: Mutex::new([SigAction::default(); 65]),
+            sigactions: Mutex::new(core::array::from_fn(|i| {
+                // Dispositions ignored by the host parent stay ignored, as across execve.
+                let ignored = i > 0 && info.initial_sigignored & (1u64 << (i - 1)) != 0;
+                SigAction { handler: u64::from(ignored), ..SigAction::default() }
+            })),
             creds: Creds { uid: info.uid, gid: info.gid },
             groups: alloc::vec![info.gid],
             threads: Mutex::new(alloc::vec![FIRST_PID]),

@@ -177,12 +177,15 @@ impl LinuxTarget {
         }
         let len = memory_size.div_ceil(4096) * 4096;
         let region = Region::reserve(crate::region::DEFAULT_START, len)?;
+        let (initial_sigmask, initial_sigignored) = host_signal_state();
         crate::gate::install_handlers()?;
         // Host child processes (the application's forked processes) are reaped by the host
         // kernel; the myst kernel keeps its own wait statuses.
         // SAFETY: plain signal-disposition change.
         unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
-        let info = Self::probe_info(&region);
+        let mut info = Self::probe_info(&region);
+        info.initial_sigmask = initial_sigmask;
+        info.initial_sigignored = initial_sigignored;
         Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()), info })))
     }
 
@@ -213,6 +216,8 @@ impl LinuxTarget {
             uid,
             gid,
             total_ram: pages.max(0) as u64 * 4096,
+            initial_sigmask: 0,
+            initial_sigignored: 0,
         }
     }
 
@@ -233,6 +238,29 @@ impl LinuxTarget {
         let fd = open_beneath(rfd, dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
         Ok((Fd(fd), cstr(last)?))
     }
+}
+
+/// The host signal mask and the set of ignored signals this process started with, before
+/// the gate installs its handlers. SIGPIPE is left out of the ignored set: the Rust runtime
+/// ignores it before `main`, so its inherited disposition is unknowable here.
+fn host_signal_state() -> (u64, u64) {
+    let mut mask = 0u64;
+    // SAFETY: reads the current mask into a local 8-byte buffer (the kernel sigset size).
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, std::ptr::null::<u64>(), &mut mask as *mut u64, 8usize) };
+    let mut ignored = 0u64;
+    for sig in 1..=64i32 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == libc::SIGPIPE {
+            continue;
+        }
+        // SAFETY: a query-only sigaction (null new action) into a zeroed local.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } == 0 && old.sa_sigaction == libc::SIG_IGN {
+            ignored |= 1 << (sig - 1);
+        }
+    }
+    let never = (1u64 << (libc::SIGKILL - 1)) | (1u64 << (libc::SIGSTOP - 1));
+    (mask & !never, ignored)
 }
 
 impl Tcall for LinuxTarget {

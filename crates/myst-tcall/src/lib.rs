@@ -113,6 +113,12 @@ pub struct TargetInfo {
     pub gid: u32,
     /// Host physical memory in bytes (for sysinfo).
     pub total_ram: u64,
+    /// Signals blocked when the target started (bit `n - 1` for signal `n`): the first
+    /// process inherits them, as a Linux program inherits its parent's mask across execve.
+    pub initial_sigmask: u64,
+    /// Signals whose disposition was SIG_IGN when the target started (same bits); inherited
+    /// like the mask. A target whose own runtime changes a disposition leaves that bit clear.
+    pub initial_sigignored: u64,
 }
 
 /// Kind of a host directory entry or file.

@@ -121,11 +121,13 @@ fn status_text(p: &Process) -> String {
     let ign: u64 =
         p.sigactions.lock().iter().enumerate().skip(1).filter(|(_, a)| a.handler == SIG_IGN).fold(0, |m, (i, _)| m | 1 << (i - 1));
     let cgt: u64 = p.sigactions.lock().iter().enumerate().skip(1).filter(|(_, a)| a.handler > 1).fold(0, |m, (i, _)| m | 1 << (i - 1));
+    // SigBlk is the mask of the thread the file is read for; here, the main thread's.
+    let blk = crate::kernel().threads.lock().get(&p.pid).map(|t| *t.sigmask.lock()).unwrap_or(0);
     let c = p.creds;
     format!(
         "Name:\t{name:.15}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n\
 Uid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t64\nGroups:\t{g}\nVmPeak:\t{kb:8} kB\nVmSize:\t{kb:8} kB\nVmRSS:\t{kb:8} kB\n\
-Threads:\t{threads}\nSigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t{mask:016x}\nSigBlk:\t0000000000000000\nSigIgn:\t{ign:016x}\n\
+Threads:\t{threads}\nSigQ:\t0/4096\nSigPnd:\t0000000000000000\nShdPnd:\t{mask:016x}\nSigBlk:\t{blk:016x}\nSigIgn:\t{ign:016x}\n\
 SigCgt:\t{cgt:016x}\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCpus_allowed_list:\t0-{}\n",
         *p.umask.lock(),
         p.ppid(),
