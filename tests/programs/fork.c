@@ -922,6 +922,42 @@ static void test_vfork(void)
     CHECK(pid > 0);
     CHECK_EXITED(wait_status(pid), 9);
     printf("vfork: parent waits for _exit (shared memory seen), vfork+execve exit 9\n");
+
+    /* the child's fd changes are its own; a pipe the child closes stays open in
+     * the parent; an exec failure's errno is seen through shared memory */
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    volatile int child_errno = 0;
+    pid = vfork();
+    if (pid == 0) {
+        close(p[0]);
+        dup2(p[1], 1);
+        close(p[1]);
+        char *args[] = {"/no/such/program", NULL};
+        execve(args[0], args, environ);
+        child_errno = errno;
+        char *args2[] = {"busybox", "echo", "from the vfork child", NULL};
+        execve("/bin/busybox", args2, environ);
+        _exit(127);
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(child_errno, ENOENT);
+    close(p[1]);
+    char buf[64] = {0};
+    CHECK_EQ(read_all(p[0], buf, sizeof buf), 21);
+    CHECK(strcmp(buf, "from the vfork child\n") == 0);
+    close(p[0]);
+    CHECK_EXITED(wait_status(pid), 0);
+    /* a vfork child killed by a signal releases its parent */
+    pid = vfork();
+    if (pid == 0) {
+        /* (not raise(): musl's uses the parent's cached tid in a vfork child) */
+        kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    int st = wait_status(pid);
+    CHECK(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    printf("vfork: child fd changes stay its own, exec errno seen by the parent, output through a pipe, SIGKILL ends only the child\n");
 }
 
 static pthread_mutex_t mt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -991,6 +1027,21 @@ static void *mt_forker(void *arg)
     return (void *)(intptr_t)wait_status(pid);
 }
 
+/* forks a child that outlives this thread: the child must not die with it */
+static void *mt_fork_and_leave(void *arg)
+{
+    int *fds = arg;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char b;
+        /* wait until the parent says its forking thread has ended */
+        if (read(fds[0], &b, 1) != 1)
+            _exit(2);
+        _exit(24);
+    }
+    return (void *)(intptr_t)pid;
+}
+
 static void test_fork_threads(void)
 {
     t_section("fork with threads");
@@ -1043,6 +1094,22 @@ static void test_fork_threads(void)
     }
     CHECK_EXITED(wait_status(pid), 23);
     printf("exit() in a thread ends the process (17); after pthread_exit in main another thread runs on and exits (23)\n");
+
+    /* a thread forks and ends; its child lives on (host-level parent-death
+     * signals must not fire when the forking thread ends) */
+    int sync[2];
+    CHECK_EQ(pipe(sync), 0);
+    CHECK_EQ(pthread_create(&th[0], NULL, mt_fork_and_leave, sync), 0);
+    ret = NULL;
+    CHECK_EQ(pthread_join(th[0], &ret), 0);
+    pid = (pid_t)(intptr_t)ret;
+    CHECK(pid > 0);
+    usleep(20000);
+    CHECK_EQ(write(sync[1], "g", 1), 1);
+    CHECK_EXITED(wait_status(pid), 24);
+    close(sync[0]);
+    close(sync[1]);
+    printf("a child forked by a thread that has since ended runs on and exits (24)\n");
 }
 
 static void *mt_exit_thread(void *arg)

@@ -246,8 +246,9 @@ impl Kernel {
             self.threads.lock().remove(&tid);
         }
         if first {
-            let others: Vec<i32> =
-                self.procs.lock().values().filter(|q| q.pid != p.pid).map(|q| q.host_pid.load(Ordering::Relaxed)).collect();
+            // (A vfork child still running in this host process goes with it.)
+            let me = p.host_pid.load(Ordering::Relaxed);
+            let others: Vec<i32> = self.procs.lock().values().map(|q| q.host_pid.load(Ordering::Relaxed)).filter(|h| *h != me).collect();
             for h in others {
                 tcall().kill_host_process(h);
             }
@@ -295,6 +296,10 @@ impl Kernel {
             }
         } else {
             self.procs.lock().remove(&p.pid);
+        }
+        if p.vfork_hosted.load(Ordering::SeqCst) {
+            // A vfork child that never exec'd is a thread of its parent's host process.
+            tcall().thread_exit()
         }
         tcall().exit_process(0)
     }

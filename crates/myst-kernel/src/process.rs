@@ -67,6 +67,9 @@ pub struct Process {
     pub zombie: Mutex<Option<i32>>,
     /// Set when a vfork child execs or exits (the parent waits for it).
     pub vfork_done: AtomicU32,
+    /// A vfork child that runs as a thread of its parent's host process, in the parent's
+    /// memory, until it execs (in a host process of its own) or exits.
+    pub vfork_hosted: core::sync::atomic::AtomicBool,
     /// The stop signal while the process is stopped (job control), else 0.
     pub stopped: AtomicU32,
     /// A stop (signal number) or a continue (0xffff) not yet reported to `wait`.
@@ -170,6 +173,7 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
+            vfork_hosted: core::sync::atomic::AtomicBool::new(false),
             stopped: AtomicU32::new(0),
             wait_event: Mutex::new(None),
             image: Mutex::new(ExecInfo { exe: args.program.clone(), cmdline: nul_join(&args.argv), environ: nul_join(&args.envp) }),
@@ -240,6 +244,7 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
+            vfork_hosted: core::sync::atomic::AtomicBool::new(false),
             stopped: AtomicU32::new(0),
             wait_event: Mutex::new(None),
             image: Mutex::new(parent.image.lock().clone()),

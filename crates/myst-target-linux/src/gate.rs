@@ -165,28 +165,29 @@ pub fn install_altstack(size: usize) -> Result<(), String> {
 
 /// Starts application code on this host thread as kernel thread `tid`. Never returns.
 pub fn enter(tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall, region: (u64, u64)) -> ! {
+    let regs = *regs;
+    enter_with(tid, upcall, region, move || regs)
+}
+
+/// Makes this host thread kernel thread `tid`, runs `start` (kernel code that returns the
+/// application's registers) and starts application code. Never returns.
+pub fn enter_with(tid: u32, upcall: &'static dyn Upcall, region: (u64, u64), start: impl FnOnce() -> UserRegs) -> ! {
     let _ = UPCALL.set(upcall);
     let _ = REGION.set(region);
     let host_fs: u64;
     // SAFETY: reads this thread's fs base (FSGSBASE is enabled; checked at target creation).
     unsafe { std::arch::asm!("rdfsbase {}", out(reg) host_fs, options(nomem, nostack, preserves_flags)) };
-    let block = Box::leak(Box::new(ThreadBlock {
-        self_ptr: 0,
-        host_fs,
-        app_fs: regs.fs_base,
-        in_kernel: 1,
-        tid: tid as u64,
-        selector: 1,
-        cur_uctx: 0,
-    }));
+    let block =
+        Box::leak(Box::new(ThreadBlock { self_ptr: 0, host_fs, app_fs: 0, in_kernel: 1, tid: tid as u64, selector: 1, cur_uctx: 0 }));
     block.self_ptr = block as *mut ThreadBlock as u64;
     let bp = block.self_ptr;
     // SAFETY: points gs at the leaked, never-freed block of this thread; nothing else uses gs.
     unsafe { std::arch::asm!("wrgsbase {}", in(reg) bp, options(nostack, preserves_flags)) };
-    let regs_copy = Box::leak(Box::new(*regs));
     // SAFETY: getpid/gettid have no preconditions.
     let host = unsafe { (libc::getpid(), libc::gettid()) };
     upcall.started(tid, host);
+    let regs_copy = Box::leak(Box::new(start()));
+    block.app_fs = regs_copy.fs_base;
     // Application code runs with no host signal blocked (the thread may have been created
     // from inside a handler, whose mask it inherited).
     // SAFETY: an empty, initialised sigset.
@@ -281,7 +282,21 @@ extern "C" fn host_signal_nested(sig: i32, info: *mut libc::siginfo_t, uctx: *mu
     }
     // SAFETY: the kernel passed valid siginfo and ucontext for this signal.
     let (addr, rip) = unsafe { ((*info).si_addr() as u64, (*(uctx as *mut libc::ucontext_t)).uc_mcontext.gregs[REG_RIP]) };
-    eprintln!("myst: internal fault: {} at {addr:#x} (rip {rip:#x}); this is a myst bug", myst_abi::consts::signal_name(sig as u32));
+    // The offset in the binary, for addr2line.
+    // SAFETY: dladdr only reads the loader's tables; `dl` is a zeroed out-parameter.
+    let base = unsafe {
+        let mut dl: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(rip as usize as *const libc::c_void, &mut dl) != 0 {
+            dl.dli_fbase as u64
+        } else {
+            0
+        }
+    };
+    eprintln!(
+        "myst: internal fault: {} at {addr:#x} (rip {rip:#x}, offset {:#x} in the binary); this is a myst bug",
+        myst_abi::consts::signal_name(sig as u32),
+        (rip as u64).wrapping_sub(base)
+    );
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(125) }
 }

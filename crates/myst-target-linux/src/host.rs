@@ -178,6 +178,8 @@ impl LinuxTarget {
         let len = memory_size.div_ceil(4096) * 4096;
         let region = Region::reserve(crate::region::DEFAULT_START, len)?;
         let (initial_sigmask, initial_sigignored) = host_signal_state();
+        // SAFETY: getpid has no preconditions.
+        ROOT_HOST_PID.store(unsafe { libc::getpid() }, std::sync::atomic::Ordering::Relaxed);
         crate::gate::install_handlers()?;
         // Host child processes (the application's forked processes) are reaped by the host
         // kernel; the myst kernel keeps its own wait statuses.
@@ -237,6 +239,36 @@ impl LinuxTarget {
         }
         let fd = open_beneath(rfd, dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
         Ok((Fd(fd), cstr(last)?))
+    }
+}
+
+/// Host pid of the first application process (the `myst` process itself).
+static ROOT_HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// In a newly forked host process: end it when the first host process ends, however that
+/// happens. (PR_SET_PDEATHSIG would fire when the forking *thread* ends, which for an
+/// application thread or a vfork child is long before the application does.)
+fn die_with_root() {
+    let root = ROOT_HOST_PID.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: pidfd_open has no memory arguments; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, root, 0) } as i32;
+    if fd < 0 {
+        // The first process is already gone.
+        // SAFETY: _exit has no preconditions.
+        unsafe { libc::_exit(137) };
+    }
+    let watch = move || loop {
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd; a readable pidfd means the process has ended.
+        if unsafe { libc::poll(&mut p, 1, -1) } > 0 {
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(137) };
+        }
+    };
+    if std::thread::Builder::new().name("myst-watch".into()).stack_size(64 << 10).spawn(watch).is_err() {
+        // Without a watcher fall back to the parent-death signal.
+        // SAFETY: plain prctl.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     }
 }
 
@@ -463,20 +495,20 @@ impl Tcall for LinuxTarget {
         }
     }
 
-    fn fork(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<i32> {
+    fn fork(&self, tid: u32, start: Box<dyn FnOnce() -> UserRegs + Send>, upcall: &'static dyn Upcall) -> TResult<i32> {
         // SAFETY: fork from the kernel (inside the gate's handler); the child continues only
-        // into `gate::enter`, never back through the parent's kernel frames.
+        // into `start` and `gate::enter`, never back through the parent's kernel frames.
         let r = unsafe { libc::fork() };
         if r < 0 {
             return Err(last_errno());
         }
         if r > 0 {
+            // The child owns `start` and what it holds (all in the shared kernel heap).
+            std::mem::forget(start);
             return Ok(r);
         }
-        // Child: die with the parent's host process, and start the application thread.
-        // SAFETY: plain prctl.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        crate::gate::enter(tid, regs, upcall, (self.region.start, self.region.len))
+        die_with_root();
+        crate::gate::enter_with(tid, upcall, (self.region.start, self.region.len), start)
     }
 
     fn kill_host_process(&self, host_pid: i32) {

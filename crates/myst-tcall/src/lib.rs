@@ -223,8 +223,10 @@ pub trait Tcall: Sync {
     fn thread_interrupt(&self, host: (i32, i32));
     /// Copies the calling host process (application memory copy-on-write, kernel heap
     /// shared). Returns the child's host pid in the parent; in the child it never returns:
-    /// the child's only thread starts application code from `regs` as kernel thread `tid`.
-    fn fork(&self, tid: u32, regs: &UserRegs, upcall: &'static dyn Upcall) -> TResult<i32>;
+    /// the child's only thread runs `start` (kernel code, in the new host process, as kernel
+    /// thread `tid`) and then application code from the registers `start` returns.
+    /// The parent never runs or drops `start`: the child owns it.
+    fn fork(&self, tid: u32, start: alloc::boxed::Box<dyn FnOnce() -> UserRegs + Send>, upcall: &'static dyn Upcall) -> TResult<i32>;
     /// Forcibly ends another host process of this application.
     fn kill_host_process(&self, host_pid: i32);
     /// Atomically compares-and-exchanges the u32 at `addr` in application memory; returns the

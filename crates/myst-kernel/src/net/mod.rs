@@ -268,8 +268,16 @@ pub fn on_close(p: &crate::process::Process, f: &Arc<OpenFile>) {
         return;
     }
     let me = Arc::as_ptr(&f.inode) as *const u8;
-    if p.fds.lock().iter().any(|(_, e)| Arc::as_ptr(&e.file.inode) as *const u8 == me) {
+    let holds = |q: &crate::process::Process| q.fds.lock().iter().any(|(_, e)| Arc::as_ptr(&e.file.inode) as *const u8 == me);
+    if holds(p) {
         return;
+    }
+    // A vfork child shares its parent's host process, and with it the host handle.
+    if p.vfork_hosted.load(core::sync::atomic::Ordering::SeqCst) {
+        let parent = crate::kernel().procs.lock().get(&p.ppid()).cloned();
+        if parent.is_some_and(|q| holds(&q)) {
+            return;
+        }
     }
     h.release_here();
 }

@@ -434,7 +434,7 @@ static ROWS: &[Row] = &[
     row!(SYS_PSELECT6, "pselect6", pipe::pselect6, [Int, Ptr, Ptr, Ptr, Ptr, Ptr], Int, Full, ""),
     // processes
     row!(SYS_FORK, "fork", thread::fork, [], Int, Full, ""),
-    row!(SYS_VFORK, "vfork", thread::vfork, [], Int, Partial, "the child gets a copy of memory; the parent waits until it execs or exits"),
+    row!(SYS_VFORK, "vfork", thread::vfork, [], Int, Full, "the child runs in the parent's memory; the parent waits until it execs or exits"),
     row!(
         SYS_WAIT4,
         "wait4",

@@ -5,6 +5,7 @@ use crate::error::KResult;
 use crate::futex::{deadline, WaitEnd};
 use crate::kerr;
 use crate::process::Thread;
+use core::sync::atomic::Ordering;
 use myst_abi::structs::Timespec;
 use myst_tcall::UserRegs;
 
@@ -85,8 +86,10 @@ fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
 }
 
 /// fork, vfork and clone without CLONE_VM (or with CLONE_VM|CLONE_VFORK, as posix_spawn
-/// uses it): a new process with a copy-on-write copy of the caller's memory. A vfork
-/// parent waits until the child execs or exits.
+/// uses it). A fork child is a new host process with a copy-on-write copy of the caller's
+/// memory. A vfork child shares the caller's memory: it runs as a new thread of the
+/// caller's host process while the caller waits, until it exits or execs (the exec moves it
+/// into a host process of its own; see exec.rs).
 fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
     let f = ca.flags;
     if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 {
@@ -95,8 +98,10 @@ fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
     if f & (0x2000_0000 | 0x4000_0000 | 0x0800_0000 | 0x0200_0000 | 0x8000_0000 | 0x0002_0000) != 0 {
         kerr!(EINVAL, "namespaces are not supported");
     }
+    let shared_vm = f & CLONE_VM != 0;
     let pid = c.k.alloc_tid();
     let child = crate::process::Process::fork_from(c.proc, pid);
+    child.vfork_hosted.store(shared_vm, Ordering::SeqCst);
     let t = Thread::new(pid, child.clone());
     *t.sigmask.lock() = *c.thread.sigmask.lock();
     *t.altstack.lock() = *c.thread.altstack.lock();
@@ -120,10 +125,13 @@ fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
     c.k.procs.lock().insert(pid, child.clone());
     c.k.threads.lock().insert(pid, t);
     c.proc.children.lock().push(pid);
-    match crate::tcall().fork(pid, &regs, c.k) {
-        Ok(host) => {
-            child.host_pid.store(host, core::sync::atomic::Ordering::Relaxed);
-        }
+    let started = if shared_vm {
+        crate::tcall().thread_create(pid, &regs, c.k).map(|()| c.proc.host_pid.load(Ordering::Relaxed))
+    } else {
+        crate::tcall().fork(pid, alloc::boxed::Box::new(move || regs), c.k)
+    };
+    match started {
+        Ok(host) => child.host_pid.store(host, Ordering::Relaxed),
         Err(e) => {
             c.k.procs.lock().remove(&pid);
             c.k.threads.lock().remove(&pid);
@@ -135,8 +143,8 @@ fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
         // Wait (uninterruptibly, as Linux does) until the child execs or exits.
         let tc = crate::tcall();
         loop {
-            let gen = c.thread.wake.load(core::sync::atomic::Ordering::SeqCst);
-            if child.vfork_done.load(core::sync::atomic::Ordering::SeqCst) != 0 {
+            let gen = c.thread.wake.load(Ordering::SeqCst);
+            if child.vfork_done.load(Ordering::SeqCst) != 0 {
                 break;
             }
             let _ = tc.futex_wait(&c.thread.wake, gen, Some(100_000_000));
