@@ -858,6 +858,41 @@ if [ "$CPIO_OK" = 1 ]; then
 fi
 neg neg/garbage-cpio "$BUILD/garbage.cpio" /bin/busybox true
 
+# --memory-size limits what a program commits (not the address space it reserves): a
+# program that keeps allocating gets a clean ENOMEM from malloc near the limit, natively it
+# gets all it asks for.
+limit_case() {
+    local name=limits/memory-size-$1 prog=/tests/$1/memlimit
+    selected "$name" || return 0
+    [ "$NATIVE_ONLY" = 1 ] && return 0
+    [ -e "$ROOTFS$prog" ] || { fail "$name" "(not built: $prog)"; return; }
+    CASE_DIR=$OUT/${name//\//_}
+    rm -rf "$CASE_DIR"
+    mkdir -p "$CASE_DIR"
+    STDIN_MODE=null STDIN_ARG="" CASE_ENV=() SIG_PROG=$SIG_CLEAN
+    CMD=("$ROOTFS$prog" hog 200)
+    run_cmd native
+    # shellcheck disable=SC2206
+    CMD=("$MYST" exec-linux $MYST_FLAGS --memory-size 96m "$ROOTFS" "$prog" hog 200)
+    run_cmd myst
+    local n m
+    n=$(cat "$CASE_DIR/native.out")
+    m=$(cat "$CASE_DIR/myst.out")
+    local got
+    got=$(sed -nE 's/^malloc failed \(ENOMEM\) after ([0-9]+) MiB$/\1/p' "$CASE_DIR/myst.out")
+    if [ "$n" != "no failure up to 200 MiB" ]; then
+        fail "$name" "[native] $n"
+    elif [ "$(cat "$CASE_DIR/myst.rc")" != 0 ] || [ -z "$got" ] || [ "$got" -lt 48 ] || [ "$got" -gt 96 ]; then
+        fail "$name" "exit $(cat "$CASE_DIR/myst.rc"): $m (want a clean ENOMEM after 48..96 MiB)"
+        sed 's/^/    stderr: /' "$CASE_DIR/myst.err" | head -n 5
+    else
+        pass "$name" "(native: $n; myst --memory-size 96m: $m)"
+    fi
+}
+for fl in glibc musl; do
+    [ -d "$ROOTFS/tests/$fl" ] && limit_case $fl
+done
+
 [ "$BUILD_FAILS" -gt 0 ] && {
     FAIL=$((FAIL + BUILD_FAILS))
     FAILED_NAMES+=("$BUILD_FAILS build failure(s), see above")

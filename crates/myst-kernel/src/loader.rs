@@ -256,7 +256,6 @@ pub fn install(proc: &Process, prep: &Prepared, envp: &[Vec<u8>], stack_size: u6
         return Err(eerr(Errno::ENOMEM, "no room for the stack (raise --memory-size)".into()));
     };
     mm.insert(guard_lo, GUARD, PROT_NONE, MAP_PRIVATE, "[stack guard]".into());
-    mm.committed -= GUARD;
     let stack_lo = guard_lo + GUARD;
     let stack_hi = stack_lo + stack_size;
     let stack_prot = if prep.elf.exec_stack() { PROT_READ | PROT_WRITE | PROT_EXEC } else { PROT_READ | PROT_WRITE };

@@ -69,14 +69,31 @@ pub struct Mm {
     pub brk_start: u64,
     /// Current program break.
     pub brk: u64,
-    /// Committed bytes (for sysinfo and diagnostics).
+    /// Bytes in accessible (not PROT_NONE) mappings: what `--memory-size` limits. Address
+    /// space that is only reserved (PROT_NONE, as glibc's malloc arenas and thread guard
+    /// areas reserve it) is not counted, as Linux does not count it either.
     pub committed: u64,
+    /// Limit on `committed` (`--memory-size`).
+    pub limit: u64,
 }
 
 impl Mm {
     /// An empty address space over `[start, end)`.
     pub fn new(start: u64, end: u64) -> Self {
-        Self { start, end, vmas: BTreeMap::new(), brk_start: 0, brk: 0, committed: 0 }
+        Self { start, end, vmas: BTreeMap::new(), brk_start: 0, brk: 0, committed: 0, limit: u64::MAX }
+    }
+
+    /// The memory the program may commit: the limit, or the region when there is none.
+    pub fn total(&self) -> u64 {
+        self.limit.min(self.end - self.start)
+    }
+
+    /// Fails unless `more` bytes can be committed under the limit.
+    pub fn charge(&self, more: u64) -> KResult<()> {
+        if self.committed.saturating_add(more) > self.limit {
+            kerr!(ENOMEM, "application memory limit reached (raise --memory-size)");
+        }
+        Ok(())
     }
 
     /// Whether `[a, a+len)` overlaps no mapping.
@@ -152,7 +169,9 @@ impl Mm {
         let mut out = alloc::vec::Vec::new();
         for k in keys {
             if let Some(v) = self.vmas.remove(&k) {
-                self.committed = self.committed.saturating_sub(v.end - k);
+                if v.prot != PROT_NONE {
+                    self.committed = self.committed.saturating_sub(v.end - k);
+                }
                 out.push((k, v.end));
             }
         }
@@ -161,7 +180,9 @@ impl Mm {
 
     /// Records a mapping (caller guarantees the range is free).
     pub fn insert(&mut self, a: u64, len: u64, prot: u32, flags: u32, name: String) {
-        self.committed += len;
+        if prot != PROT_NONE {
+            self.committed += len;
+        }
         self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: None });
     }
 
@@ -191,13 +212,28 @@ impl Mm {
         if !self.is_mapped(a, len) {
             kerr!(ENOMEM, "mprotect of unmapped memory");
         }
-        t.mem_protect(a, len, prot)?;
         let e = a + len;
+        // Bytes going from PROT_NONE to accessible, and back.
+        let (mut up, mut down) = (0u64, 0u64);
+        for (&s, v) in self.vmas.range(..e) {
+            if v.end <= a {
+                continue;
+            }
+            let n = v.end.min(e) - s.max(a);
+            match (v.prot == PROT_NONE, prot == PROT_NONE) {
+                (true, false) => up += n,
+                (false, true) => down += n,
+                _ => {}
+            }
+        }
+        self.charge(up.saturating_sub(down))?;
+        t.mem_protect(a, len, prot)?;
         self.split_at(a);
         self.split_at(e);
         for (_, v) in self.vmas.range_mut(a..e) {
             v.prot = prot;
         }
+        self.committed = (self.committed + up).saturating_sub(down);
         Ok(())
     }
 
@@ -237,6 +273,9 @@ impl Mm {
     /// Maps fresh zeroed memory at `a` (must be free) and records it. MAP_SHARED mappings
     /// stay shared with forked children.
     pub fn map_fresh(&mut self, t: &dyn Tcall, a: u64, len: u64, prot: u32, flags: u32, name: String) -> KResult<()> {
+        if prot != PROT_NONE {
+            self.charge(len)?;
+        }
         if flags & MAP_TYPE != MAP_PRIVATE && flags & MAP_TYPE != 0 {
             t.mem_commit_shared(a, len, prot)?;
         } else {
@@ -265,7 +304,7 @@ impl Mm {
         let old_top = page_up(self.brk).unwrap_or(self.brk);
         let Some(new_top) = page_up(want) else { return self.brk };
         if new_top > old_top {
-            if !self.is_free(old_top, new_top - old_top) {
+            if !self.is_free(old_top, new_top - old_top) || self.charge(new_top - old_top).is_err() {
                 return self.brk;
             }
             if t.mem_commit(old_top, new_top - old_top, PROT_READ | PROT_WRITE).is_err() {
@@ -332,5 +371,20 @@ mod tests {
         assert!(!m.check_access(0x10ff0, 0x20, PROT_WRITE));
         assert!(!m.check_access(0x11ff0, 0x20, PROT_READ));
         assert!(!m.check_access(u64::MAX - 2, 8, PROT_READ));
+    }
+
+    #[test]
+    fn reserved_address_space_is_not_charged_against_the_limit() {
+        let mut m = Mm { limit: 4 * PAGE, ..mm() };
+        m.insert(0x10000, 32 * PAGE, PROT_NONE, 0, "reserved".into());
+        assert_eq!(m.committed, 0);
+        assert!(m.charge(4 * PAGE).is_ok());
+        assert!(m.charge(5 * PAGE).is_err());
+        m.insert(0x10000 + 32 * PAGE, 3 * PAGE, PROT_READ | PROT_WRITE, 0, "rw".into());
+        assert_eq!(m.committed, 3 * PAGE);
+        assert!(m.charge(2 * PAGE).is_err());
+        m.remove_range(0x10000, 33 * PAGE);
+        assert_eq!(m.committed, 2 * PAGE);
+        assert_eq!(m.total(), 4 * PAGE);
     }
 }

@@ -178,7 +178,7 @@ impl Process {
             wait_event: Mutex::new(None),
             image: Mutex::new(ExecInfo { exe: args.program.clone(), cmdline: nul_join(&args.argv), environ: nul_join(&args.envp) }),
             start_ns: 0,
-            mm: Mutex::new(Mm::new(start, end)),
+            mm: Mutex::new(Mm { limit: info.memory_size, ..Mm::new(start, end) }),
             fds: Mutex::new(fds),
             cwd: Mutex::new(String::from("/")),
             umask: Mutex::new(0o022),
@@ -234,6 +234,7 @@ impl Process {
         child_mm.brk_start = mm.brk_start;
         child_mm.brk = mm.brk;
         child_mm.committed = mm.committed;
+        child_mm.limit = mm.limit;
         drop(mm);
         Arc::new(Process {
             pid,

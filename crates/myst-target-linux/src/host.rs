@@ -175,7 +175,11 @@ impl LinuxTarget {
                 sup.kernel
             ));
         }
-        let len = memory_size.div_ceil(4096) * 4096;
+        let memory_size = memory_size.div_ceil(4096) * 4096;
+        // The region is address space; the kernel limits what is committed in it to
+        // `memory_size`. Reserving more lets programs reserve address space as they do on
+        // Linux (glibc reserves 64 MiB per malloc arena, Go and V8 reserve far more).
+        let len = memory_size.max(crate::region::ADDRESS_SPACE);
         let region = Region::reserve(crate::region::DEFAULT_START, len)?;
         let (initial_sigmask, initial_sigignored) = host_signal_state();
         // SAFETY: getpid has no preconditions.
@@ -186,6 +190,7 @@ impl LinuxTarget {
         // SAFETY: plain signal-disposition change.
         unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
         let mut info = Self::probe_info(&region);
+        info.memory_size = memory_size;
         info.initial_sigmask = initial_sigmask;
         info.initial_sigignored = initial_sigignored;
         Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()), info })))
@@ -211,6 +216,7 @@ impl LinuxTarget {
             name: "linux",
             region_start: region.start,
             region_len: region.len,
+            memory_size: region.len,
             hwcap,
             hwcap2,
             minsigstksz: if minsig == 0 { 2048 } else { minsig },

@@ -5,6 +5,8 @@ use myst_abi::Errno;
 
 /// Default start: low enough that non-PIE executables (linked at 0x400000) fall inside.
 pub const DEFAULT_START: u64 = 0x10000;
+/// Address space reserved for the application (at least; more if `--memory-size` is larger).
+pub const ADDRESS_SPACE: u64 = 64 << 30;
 
 /// The reserved range.
 #[derive(Debug)]

@@ -99,6 +99,9 @@ pub struct TargetInfo {
     pub region_start: u64,
     /// Length of the application region.
     pub region_len: u64,
+    /// Application memory the kernel lets the program commit (`--memory-size`); may be less
+    /// than the region, which is address space.
+    pub memory_size: u64,
     /// `AT_HWCAP` to report.
     pub hwcap: u64,
     /// `AT_HWCAP2` to report.

@@ -79,7 +79,7 @@ pub fn sysinfo(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let now = t.clock_gettime(CLOCK_MONOTONIC)?;
     let up = (now.sec - c.k.boot_mono.sec).max(0);
     let mm = c.proc.mm.lock();
-    let total = mm.end - mm.start;
+    let total = mm.total();
     let free = total.saturating_sub(mm.committed);
     drop(mm);
     let b = Enc::<112>::new()

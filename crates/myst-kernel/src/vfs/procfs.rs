@@ -176,7 +176,7 @@ fn content(node: &Node) -> KResult<Vec<u8>> {
         Node::File("meminfo") => {
             let p = proc_of(current_pid())?;
             let mm = p.mm.lock();
-            let total = (mm.end - mm.start) / 1024;
+            let total = mm.total() / 1024;
             let free = total.saturating_sub(mm.committed / 1024);
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nShmem:                 0 kB\n"

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Echo servers and load clients for the network tests (run natively and under myst).
+
+  echo.py server tcp|udp          serve on 127.0.0.1, an ephemeral port; prints "listening PORT"
+  echo.py client tcp|udp PORT N C  N connections (or datagram exchanges), C at a time; each
+                                   sends its own payload and checks the echo; prints a summary
+"""
+import hashlib
+import socket
+import socketserver
+import sys
+import threading
+
+
+class TcpEcho(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(65536)
+            if not data:
+                return
+            self.request.sendall(data)
+
+
+class UdpEcho(socketserver.BaseRequestHandler):
+    def handle(self):
+        data, sock = self.request
+        sock.sendto(data, self.client_address)
+
+
+class ThreadedTcp(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+def serve(kind):
+    if kind == "tcp":
+        srv = ThreadedTcp(("127.0.0.1", 0), TcpEcho)
+    else:
+        srv = socketserver.UDPServer(("127.0.0.1", 0), UdpEcho)
+    print("listening", srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+def payload(i):
+    # Sizes from 1 byte to 64 KiB, contents unique per exchange.
+    size = 1 + (i * 7919) % (65536 if i % 10 == 0 else 2048)
+    seed = hashlib.sha256(str(i).encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def tcp_once(port, i):
+    data = payload(i)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    return got == data, len(data)
+
+
+def udp_once(port, i):
+    data = payload(i)[:1400]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        for _ in range(5):  # UDP may drop; retry
+            s.sendto(data, ("127.0.0.1", port))
+            try:
+                got, _ = s.recvfrom(65536)
+                return got == data, len(data)
+            except socket.timeout:
+                continue
+    return False, len(data)
+
+
+def client(kind, port, n, conc):
+    once = tcp_once if kind == "tcp" else udp_once
+    ok = 0
+    total = 0
+    errors = []
+    lock = threading.Lock()
+    next_i = [0]
+
+    def worker():
+        nonlocal ok, total
+        while True:
+            with lock:
+                i = next_i[0]
+                if i >= n:
+                    return
+                next_i[0] += 1
+            try:
+                good, size = once(port, i)
+            except OSError as e:
+                good, size = False, 0
+                with lock:
+                    errors.append(f"#{i}: {e}")
+            with lock:
+                ok += good
+                total += size if good else 0
+
+    threads = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"{kind}: {n} exchanges, {conc} at a time: {ok} echoed correctly, {total} bytes")
+    for e in errors[:5]:
+        print("error", e)
+    return 0 if ok == n else 1
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "server" and sys.argv[2] in ("tcp", "udp"):
+        serve(sys.argv[2])
+    elif len(sys.argv) == 6 and sys.argv[1] == "client" and sys.argv[2] in ("tcp", "udp"):
+        sys.exit(client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
