@@ -21,6 +21,8 @@ packages=(
     coreutils      # timeout
     openssl        # signing keys for the image and file-system tests
     util-linux     # unshare (isolation test)
+    curl           # host-side HTTP client in the network tests
+    iproute2       # ss, to see a listener come up (network tests)
 )
 
 missing=()

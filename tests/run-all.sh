@@ -17,6 +17,8 @@ echo "== docs/syscalls.md is current"
 target/release/myst syscalls --markdown | diff -u docs/syscalls.md - || { echo "docs/syscalls.md is stale: run 'target/release/myst syscalls --markdown > docs/syscalls.md'"; exit 1; }
 echo "== program tests (native vs myst)"
 MYST=$PWD/target/release/myst bash tests/run-programs.sh
+echo "== networking: servers and clients under myst against host programs"
+MYST=$PWD/target/release/myst bash tests/net/run-net-tests.sh
 echo "== isolation: kill(-1) inside myst never reaches host processes"
 MYST=$PWD/target/release/myst bash tests/isolation/kill-all.sh tests/build/rootfs
 echo "== trusted file systems under myst (ext2, verity, LUKS, mounts, /proc, /dev)"

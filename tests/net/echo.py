@@ -4,6 +4,9 @@
   echo.py server tcp|udp          serve on 127.0.0.1, an ephemeral port; prints "listening PORT"
   echo.py client tcp|udp PORT N C  N connections (or datagram exchanges), C at a time; each
                                    sends its own payload and checks the echo; prints a summary
+  echo.py send PORT FILE           connect, send FILE, close the sending side, wait for close
+  echo.py recv-one                 accept one TCP connection; print the SHA-256 and length of
+                                   everything received
 """
 import hashlib
 import socket
@@ -114,8 +117,40 @@ def client(kind, port, n, conc):
     return 0 if ok == n else 1
 
 
+def send(port, path):
+    with open(path, "rb") as f:
+        data = f.read()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(65536):
+            pass
+
+
+def recv_one():
+    with socket.socket() as lst:
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        print("listening", lst.getsockname()[1], flush=True)
+        conn, _ = lst.accept()
+        h = hashlib.sha256()
+        n = 0
+        with conn:
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                h.update(chunk)
+                n += len(chunk)
+        print(f"received {n} bytes, sha256 {h.hexdigest()}")
+
+
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "server" and sys.argv[2] in ("tcp", "udp"):
+    if len(sys.argv) == 4 and sys.argv[1] == "send":
+        send(int(sys.argv[2]), sys.argv[3])
+    elif len(sys.argv) == 2 and sys.argv[1] == "recv-one":
+        recv_one()
+    elif len(sys.argv) >= 3 and sys.argv[1] == "server" and sys.argv[2] in ("tcp", "udp"):
         serve(sys.argv[2])
     elif len(sys.argv) == 6 and sys.argv[1] == "client" and sys.argv[2] in ("tcp", "udp"):
         sys.exit(client(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])))
