@@ -87,6 +87,7 @@ build forkexec forkexec.c
 build nop-static nop.c -static
 build pipethru pipethru.c
 build readfile-static readfile.c -static
+build tcp tcp.c
 cp /bin/busybox "$ROOTFS/bin/busybox"
 ln -s busybox "$ROOTFS/bin/sh"
 
@@ -261,6 +262,11 @@ n=$(inproc "$(native_cmd /bench/forkexec "$ROOTFS/bench/nop-static" "$BUDGET")")
 m=$(inproc "$(myst_cmd /bench/forkexec /bench/nop-static "$BUDGET")")
 row "fork+exec(static)+wait (us)" "$(fmt "$n")" "$(fmt "$m")" "$(ratio "$n" "$m" time)"
 inproc_row "pipe between 2 processes (MB/s)" rate /bench/pipethru "$BUDGET"
+
+section "networking: TCP over loopback between 2 processes (host sockets under myst)"
+inproc_row "TCP 1-byte round trip (us)" time /bench/tcp rr "$BUDGET"
+inproc_row "TCP connect+accept+close (us)" time /bench/tcp conn "$BUDGET"
+inproc_row "TCP stream, 64 KiB writes (MB/s)" rate /bench/tcp stream "$BUDGET"
 
 section "trusted file systems: ext2 images (native: the source file/tree)"
 VH=$(roothash "$EXT2/verity.img")
