@@ -858,6 +858,45 @@ if [ "$CPIO_OK" = 1 ]; then
 fi
 neg neg/garbage-cpio "$BUILD/garbage.cpio" /bin/busybox true
 
+# Signals from outside (the user's kill, the terminal's Ctrl-C) reach the program under myst
+# as they reach it natively: a trap runs, an untrapped SIGINT kills with status 130.
+host_signal_case() { # name signal want-exit script
+    local name=host-signals/$1 sig=$2 want=$3 script=$4
+    selected "$name" || return 0
+    [ "$NATIVE_ONLY" = 1 ] && return 0
+    CASE_DIR=$OUT/${name//\//_}
+    rm -rf "$CASE_DIR"
+    mkdir -p "$CASE_DIR"
+    local kind pid i res=()
+    for kind in native myst; do
+        if [ $kind = native ]; then
+            # (a background job starts with SIGINT ignored: the wrapper resets it)
+            perl -MPOSIX -e "$SIG_CLEAN" "$ROOTFS$BB" sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
+        else
+            # shellcheck disable=SC2086
+            perl -MPOSIX -e "$SIG_CLEAN" "$MYST" exec-linux $MYST_FLAGS "$ROOTFS" $BB sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
+        fi
+        pid=$!
+        i=0
+        until grep -q ready "$CASE_DIR/$kind.out" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+        kill -s "$sig" $pid
+        i=0
+        while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+        kill -0 $pid 2>/dev/null && { kill -9 $pid; echo "(still running 10 s after SIG$sig)" >>"$CASE_DIR/$kind.out"; }
+        wait $pid
+        res+=("exit $? $(tr '\n' ' ' <"$CASE_DIR/$kind.out")")
+    done
+    if [ "${res[0]}" = "${res[1]}" ] && [ "${res[0]%% *}" = exit ] && [[ ${res[0]} == "exit $want "* ]]; then
+        pass "$name" "(${res[1]})"
+    else
+        fail "$name" "native: ${res[0]}; myst: ${res[1]}"
+    fi
+}
+echo "== signals from the host"
+host_signal_case term-trapped TERM 3 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done'
+host_signal_case int-default INT 130 'echo ready; exec sleep 30'
+host_signal_case hup-trapped-wait HUP 4 'trap "echo got HUP; exit 4" HUP; sleep 30 & echo ready; wait'
+
 # --memory-size limits what a program commits (not the address space it reserves): a
 # program that keeps allocating gets a clean ENOMEM from malloc near the limit, natively it
 # gets all it asks for.

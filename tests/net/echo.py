@@ -4,6 +4,9 @@
   echo.py server tcp|udp          serve on 127.0.0.1, an ephemeral port; prints "listening PORT"
   echo.py client tcp|udp PORT N C  N connections (or datagram exchanges), C at a time; each
                                    sends its own payload and checks the echo; prints a summary
+  echo.py server asyncio          an asyncio echo server (epoll through selectors)
+  echo.py burst PORT N             N connections open at once (asyncio): each sends its payload,
+                                   half-closes and reads the echo to EOF; prints a summary
   echo.py send PORT FILE           connect, send FILE, close the sending side, wait for close
   echo.py recv-one                 accept one TCP connection; print the SHA-256 and length of
                                    everything received
@@ -117,6 +120,69 @@ def client(kind, port, n, conc):
     return 0 if ok == n else 1
 
 
+def serve_asyncio():
+    import asyncio
+
+    async def handle(reader, writer):
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def run():
+        srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+        print("listening", srv.sockets[0].getsockname()[1], flush=True)
+        async with srv:
+            await srv.serve_forever()
+
+    asyncio.run(run())
+
+
+def burst(port, n):
+    import asyncio
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 64:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 64), hard))
+
+    opened = [0]
+
+    async def one(i, gate):
+        data = payload(i)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        opened[0] += 1
+        if opened[0] == n:
+            gate.set()
+        try:  # every connection is open before any sends (unless some failed to open)
+            await asyncio.wait_for(gate.wait(), 30)
+        except asyncio.TimeoutError:
+            pass
+        writer.write(data)
+        await writer.drain()
+        writer.write_eof()
+        got = await reader.read(-1)
+        writer.close()
+        return got == data, len(data)
+
+    async def run():
+        gate = asyncio.Event()
+        return await asyncio.gather(*(one(i, gate) for i in range(n)), return_exceptions=True)
+
+    results = asyncio.run(run())
+    ok = sum(1 for r in results if isinstance(r, tuple) and r[0])
+    total = sum(r[1] for r in results if isinstance(r, tuple) and r[0])
+    errors = [r for r in results if isinstance(r, Exception)]
+    print(f"burst: {n} connections open at once: {ok} echoed correctly, {total} bytes")
+    for e in errors[:5]:
+        print("error", repr(e))
+    return 0 if ok == n else 1
+
+
 def send(port, path):
     with open(path, "rb") as f:
         data = f.read()
@@ -146,7 +212,11 @@ def recv_one():
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "send":
+    if sys.argv[1:] == ["server", "asyncio"]:
+        serve_asyncio()
+    elif len(sys.argv) == 4 and sys.argv[1] == "burst":
+        sys.exit(burst(int(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) == 4 and sys.argv[1] == "send":
         send(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 2 and sys.argv[1] == "recv-one":
         recv_one()

@@ -44,6 +44,10 @@ echo "<p>hello from the server</p>" >"$ROOTFS$WWW/index.html"
 head -c $((1 << 20)) /dev/urandom >"$ROOTFS$WWW/blob.bin"
 BLOB_SHA=$(sha256sum <"$ROOTFS$WWW/blob.bin" | cut -d' ' -f1)
 
+# the C epoll server, built like the C test programs (glibc, dynamic) into the test rootfs
+mkdir -p "$ROOTFS/tests/net"
+gcc -O2 -Wall -Wextra -Werror -o "$ROOTFS/tests/net/epoll_server" tests/net/epoll_server.c || die "building epoll_server failed"
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 wait_tcp() { # port: wait until something accepts on 127.0.0.1:port (10 s)
@@ -211,6 +215,36 @@ case_echo_server() { # tcp|udp
     compare "$name"
 }
 
+case_burst() { # name where-for-myst n server-cmd...: N connections open at once from the host
+    local name=$1 mwhere=$2 n=$3 d=$OUT/${1//\//_}
+    shift 3
+    selected "$name" || return 0
+    mkdir -p "$d"
+    for where in native $mwhere; do
+        local tag=${where%%-*} port="" i=0
+        local -a cmd=("$@")
+        [ $where = native ] && [ "${cmd[0]}" != $PY ] && cmd[0]=$ROOTFS${cmd[0]}
+        start_server $where "$d/$tag.server" "${cmd[@]}"
+        while [ -z "$port" ] && [ $i -lt 200 ]; do
+            port=$(awk '/^listening/ { print $2 }' "$d/$tag.server" 2>/dev/null)
+            sleep 0.05
+            i=$((i + 1))
+        done
+        if [ -n "$port" ]; then
+            python3 -B "$ECHO" burst "$port" "$n" >"$d/$tag.txt" 2>"$d/$tag.err"
+        else
+            echo "server did not start" >"$d/$tag.txt"
+        fi
+        # SIGTERM from the host reaches the server (its signalfd), which reports and exits
+        kill -TERM "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null
+        echo "server exit $?" >>"$d/$tag.txt"
+        SERVER_PID=""
+        grep -h '^served' "$d/$tag.server" >>"$d/$tag.txt"
+    done
+    compare "$name"
+}
+
 # --- clients under myst, host servers ---------------------------------------------------
 
 case_wget() {
@@ -285,6 +319,8 @@ case_python_http
 case_nc_listen
 case_echo_server tcp
 case_echo_server udp
+case_burst server/c-epoll-et-1000 myst-rootfs 1000 /tests/net/epoll_server
+case_burst server/python-asyncio-300 myst-host 300 $PY -B "$ECHO" server asyncio
 case_wget
 case_nc_client
 case_echo_client tcp

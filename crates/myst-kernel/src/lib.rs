@@ -314,6 +314,21 @@ impl Kernel {
 }
 
 impl Upcall for Kernel {
+    fn host_signal(&self, host_pid: i32, signo: u32) {
+        use core::sync::atomic::Ordering;
+        let target = self
+            .procs
+            .lock()
+            .values()
+            .find(|p| p.host_pid.load(Ordering::Relaxed) == host_pid && !p.vfork_hosted.load(Ordering::SeqCst) && p.zombie.lock().is_none())
+            .cloned();
+        if let Some(p) = target {
+            // The sender is outside the application's pid space: si_pid 0, as Linux reports a
+            // sender from an ancestor pid namespace.
+            signal::send_to_process(self, &p, signal::SigInfo { signo, code: signal::SI_USER, ..Default::default() });
+        }
+    }
+
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume {
         let Some(thread) = self.thread(tid) else {
             self.log("syscall from an unknown thread");

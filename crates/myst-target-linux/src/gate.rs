@@ -188,12 +188,15 @@ pub fn enter_with(tid: u32, upcall: &'static dyn Upcall, region: (u64, u64), sta
     upcall.started(tid, host);
     let regs_copy = Box::leak(Box::new(start()));
     block.app_fs = regs_copy.fs_base;
-    // Application code runs with no host signal blocked (the thread may have been created
-    // from inside a handler, whose mask it inherited).
-    // SAFETY: an empty, initialised sigset.
+    // Application code runs with no host signal blocked but those the watcher thread reads
+    // (the thread may have been created from inside a handler, whose mask it inherited).
+    // SAFETY: an initialised sigset.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
+        for s in crate::host::FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
         libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
     // SAFETY: arms inclusive Syscall User Dispatch over the application region with the
@@ -325,6 +328,11 @@ extern "C" fn host_signal(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc:
     }
     regs_into(&regs, &mut uc.uc_mcontext.gregs);
     blk.app_fs = regs.fs_base;
+}
+
+/// The kernel's upcalls, once the first thread has entered the gate.
+pub fn upcall() -> Option<&'static dyn Upcall> {
+    UPCALL.get().copied()
 }
 
 /// The kernel tid of the calling thread (from its gs block).

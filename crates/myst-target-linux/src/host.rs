@@ -185,6 +185,18 @@ impl LinuxTarget {
         // SAFETY: getpid has no preconditions.
         ROOT_HOST_PID.store(unsafe { libc::getpid() }, std::sync::atomic::Ordering::Relaxed);
         crate::gate::install_handlers()?;
+        // Signals from outside go to the application through the watcher thread; every
+        // thread (this one and those it starts) keeps them blocked.
+        // SAFETY: blocks the forwarded set on this thread; the sigset is initialised.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in FORWARDED {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+        start_watcher(None)?;
         // Host child processes (the application's forked processes) are reaped by the host
         // kernel; the myst kernel keeps its own wait statuses.
         // SAFETY: plain signal-disposition change.
@@ -251,9 +263,73 @@ impl LinuxTarget {
 /// Host pid of the first application process (the `myst` process itself).
 static ROOT_HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
-/// In a newly forked host process: end it when the first host process ends, however that
-/// happens. (PR_SET_PDEATHSIG would fire when the forking *thread* ends, which for an
-/// application thread or a vfork child is long before the application does.)
+/// Signals from outside the application (`kill` of a myst process, the terminal's Ctrl-C,
+/// Ctrl-\\, hang-up, resize) that are passed on to the application process running in the
+/// host process that got them. They stay blocked in every thread of the host process and
+/// are read by its watcher thread.
+pub const FORWARDED: [i32; 7] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+
+/// The mask of [`FORWARDED`] (bit `n - 1` for signal `n`).
+pub fn forwarded_mask() -> u64 {
+    FORWARDED.iter().fold(0, |m, s| m | 1u64 << (s - 1))
+}
+
+/// Starts this host process's watcher thread: it passes [`FORWARDED`] signals to the kernel
+/// and, in a forked host process (`root_pidfd`), ends the process when the first host
+/// process ends, however that happens (PR_SET_PDEATHSIG would fire when the forking *thread*
+/// ends, which for an application thread or a vfork child is long before the application
+/// does). The calling thread must have [`FORWARDED`] blocked.
+fn start_watcher(root_pidfd: Option<i32>) -> Result<(), String> {
+    // SAFETY: a zeroed sigset filled by sigaddset; signalfd only reads it; checked.
+    let sfd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    };
+    if sfd < 0 {
+        return Err(format!("signalfd: {}", std::io::Error::last_os_error()));
+    }
+    let watch = move || loop {
+        let mut fds =
+            [libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: -1, events: libc::POLLIN, revents: 0 }];
+        if let Some(p) = root_pidfd {
+            fds[1].fd = p;
+        }
+        // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } <= 0 {
+            continue;
+        }
+        if fds[1].revents != 0 {
+            // The first process has ended.
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(137) };
+        }
+        if fds[0].revents != 0 {
+            // SAFETY: plain-old-data, all-zero is valid.
+            let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            // SAFETY: reads at most one signalfd_siginfo into `si`, which is exactly that size.
+            let n =
+                unsafe { libc::read(sfd, (&mut si as *mut libc::signalfd_siginfo).cast(), std::mem::size_of::<libc::signalfd_siginfo>()) };
+            if n == std::mem::size_of::<libc::signalfd_siginfo>() as isize {
+                if let Some(up) = crate::gate::upcall() {
+                    // SAFETY: getpid has no preconditions.
+                    up.host_signal(unsafe { libc::getpid() }, si.ssi_signo);
+                }
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .name("myst-watch".into())
+        .stack_size(64 << 10)
+        .spawn(watch)
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the watcher thread: {e}"))
+}
+
+/// In a newly forked host process: start its watcher (see [`start_watcher`]).
 fn die_with_root() {
     let root = ROOT_HOST_PID.load(std::sync::atomic::Ordering::Relaxed);
     // SAFETY: pidfd_open has no memory arguments; the result is checked.
@@ -263,15 +339,8 @@ fn die_with_root() {
         // SAFETY: _exit has no preconditions.
         unsafe { libc::_exit(137) };
     }
-    let watch = move || loop {
-        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-        // SAFETY: one valid pollfd; a readable pidfd means the process has ended.
-        if unsafe { libc::poll(&mut p, 1, -1) } > 0 {
-            // SAFETY: _exit has no preconditions.
-            unsafe { libc::_exit(137) };
-        }
-    };
-    if std::thread::Builder::new().name("myst-watch".into()).stack_size(64 << 10).spawn(watch).is_err() {
+    if let Err(e) = start_watcher(Some(fd)) {
+        eprintln!("myst: {e}");
         // Without a watcher fall back to the parent-death signal.
         // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };

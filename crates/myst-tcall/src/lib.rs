@@ -85,6 +85,10 @@ pub trait Upcall: Sync {
     /// Kernel thread `tid` was interrupted while running application code (a signal is
     /// probably pending for it).
     fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume;
+    /// Something outside the application (the user's `kill`, the terminal's Ctrl-C) sent
+    /// `signo` to host process `host_pid`; the kernel delivers it to the application process
+    /// that runs there. Called from a target service thread, not an application thread.
+    fn host_signal(&self, host_pid: i32, signo: u32);
 }
 
 /// Memory protection for region operations (Linux `PROT_*` bits).
