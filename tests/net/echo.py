@@ -7,6 +7,8 @@
   echo.py server asyncio          an asyncio echo server (epoll through selectors)
   echo.py burst PORT N             N connections open at once (asyncio): each sends its payload,
                                    half-closes and reads the echo to EOF; prints a summary
+  echo.py load PORT SECONDS C      C threads doing connect/send/echo/close for SECONDS; prints
+                                   "requests N errors E rate R/s"
   echo.py send PORT FILE           connect, send FILE, close the sending side, wait for close
   echo.py recv-one                 accept one TCP connection; print the SHA-256 and length of
                                    everything received
@@ -183,6 +185,35 @@ def burst(port, n):
     return 0 if ok == n else 1
 
 
+def load(port, seconds, conc):
+    import time
+
+    end = time.time() + seconds
+    counts = [0, 0]
+    lock = threading.Lock()
+
+    def worker(w):
+        i = w
+        while time.time() < end:
+            try:
+                good, _ = tcp_once(port, i % 1000)
+            except OSError:
+                good = False
+            with lock:
+                counts[0 if good else 1] += 1
+            i += conc
+
+    t0 = time.time()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(conc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    el = time.time() - t0
+    print(f"requests {counts[0]} errors {counts[1]} rate {counts[0] / el:.0f}/s")
+    return 0 if counts[1] == 0 else 1
+
+
 def send(port, path):
     with open(path, "rb") as f:
         data = f.read()
@@ -216,6 +247,8 @@ def main():
         serve_asyncio()
     elif len(sys.argv) == 4 and sys.argv[1] == "burst":
         sys.exit(burst(int(sys.argv[2]), int(sys.argv[3])))
+    elif len(sys.argv) == 5 and sys.argv[1] == "load":
+        sys.exit(load(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])))
     elif len(sys.argv) == 4 and sys.argv[1] == "send":
         send(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 2 and sys.argv[1] == "recv-one":
