@@ -74,6 +74,7 @@ build() { # name src extra-flags...
     }
 }
 build getppid getppid.c
+build clock clock.c
 build openread openread.c
 build readfile readfile.c
 build hello-dyn hello.c
@@ -240,6 +241,10 @@ section "system calls and files (hostfs rootfs)"
 n=$(inproc "$(native_cmd /bench/getppid "$GETPPID_N")")
 m=$(inproc "$(myst_cmd /bench/getppid "$GETPPID_N")")
 row "getppid (ns/call)" "$(fmt "$n")" "$(fmt "$m")" "$(ratio "$n" "$m" time)"
+
+n=$(inproc "$(native_cmd /bench/clock "$GETPPID_N")")
+m=$(inproc "$(myst_cmd /bench/clock "$GETPPID_N")")
+row "clock_gettime via libc (ns/call)" "$(fmt "$n")" "$(fmt "$m")" "$(ratio "$n" "$m" time)"
 
 n=$(inproc "$(native_cmd /bench/openread "$ROOTFS/bench/small.txt" "$SMALL_N")")
 m=$(inproc "$(myst_cmd /bench/openread /bench/small.txt "$SMALL_N")")

@@ -103,6 +103,26 @@ cat >"$W/config.json" <<JSON
 JSON
 got=$("$MYST" exec-linux --app-config-path "$W/config.json" --mount "$W/small.img=/mnt" "$R" /bin/busybox cat /mnt/f)
 check "config Mount with its RootHash and a --mount source" "host side" "$got"
+# an encrypted mount whose key lives inside the signed rootfs (config KeyFile)
+R2=$W/root2
+mkdir -p "$R2/bin" "$R2/etc" "$R2/mnt"
+cp /bin/busybox "$R2/bin/busybox"
+head -c 64 /dev/urandom >"$R2/etc/mnt.key"
+head -c 64 /dev/urandom >"$R2/etc/wrong.key"
+"$MYST" mkext2 --quiet --encrypt="$R2/etc/mnt.key" "$W/hostdir" "$W/small-enc.img" || bad "mkext2 small encrypted"
+"$MYST" mkext2 --quiet --sign="$W/pub.pem:$W/priv.pem" "$R2" "$W/root2.img" || bad "mkext2 root2"
+SERH=$("$MYST" fssig --roothash "$W/small-enc.img")
+cat >"$W/config-key.json" <<JSON
+{ "Mount": [ { "Target": "/mnt", "Type": "ext2", "RootHash": "$SERH", "KeyFile": "/etc/mnt.key" } ] }
+JSON
+got=$("$MYST" exec-linux --pubkey "$W/pub.pem" --app-config-path "$W/config-key.json" --mount "$W/small-enc.img=/mnt" "$W/root2.img" /bin/busybox cat /mnt/f)
+check "config Mount of an encrypted image with a KeyFile inside the signed rootfs" "host side" "$got"
+sed 's|/etc/mnt.key|/etc/wrong.key|' "$W/config-key.json" >"$W/config-wrong.json"
+got=$("$MYST" exec-linux --pubkey "$W/pub.pem" --app-config-path "$W/config-wrong.json" --mount "$W/small-enc.img=/mnt" "$W/root2.img" /bin/busybox cat /mnt/f 2>&1; echo "exit $?")
+case $got in
+*"key"*"exit 127") check "a wrong KeyFile is refused with a message" ok ok ;;
+*) check "a wrong KeyFile is refused with a message" "a message about the key, exit 127" "$got" ;;
+esac
 got=$("$MYST" exec-linux "$R" /bin/mnt "$W/small.img" /mnt ext2 "roothash=$SRH" /mnt/f)
 check "mount(2) of a verified image, umount2" "host side
 after umount: gone" "$got"

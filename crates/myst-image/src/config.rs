@@ -94,6 +94,9 @@ pub struct ConfigMount {
     pub public_key: Option<String>,
     /// Trusted root hash (hex) for an ext2 mount.
     pub root_hash: Option<String>,
+    /// For an encrypted ext2 mount: a file *inside* myst's file systems (the verified rootfs
+    /// or an earlier mount) holding the 64-byte key. myst's own key; Mystikos has none.
+    pub key_file: Option<String>,
 }
 
 /// Config errors.
@@ -230,11 +233,22 @@ impl Config {
                             Some(f) => strings("Mount.Flags", f)?,
                         };
                         for key in o.keys() {
-                            if !matches!(key.as_str(), "Target" | "Type" | "Flags" | "PublicKey" | "RootHash") {
+                            if !matches!(key.as_str(), "Target" | "Type" | "Flags" | "PublicKey" | "RootHash" | "KeyFile") {
                                 c.unknown_keys.push(format!("Mount.{key}"));
                             }
                         }
-                        c.mounts.push(ConfigMount { target, fs_type, flags, public_key: get("PublicKey"), root_hash: get("RootHash") });
+                        let key_file = get("KeyFile");
+                        if key_file.as_ref().is_some_and(|f| !f.starts_with('/')) {
+                            return Err(kerr(k, "KeyFile must be an absolute path inside myst's file systems"));
+                        }
+                        c.mounts.push(ConfigMount {
+                            target,
+                            fs_type,
+                            flags,
+                            public_key: get("PublicKey"),
+                            root_hash: get("RootHash"),
+                            key_file,
+                        });
                     }
                 }
                 "MaxAffinityCPUs" => {
@@ -272,6 +286,15 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_key_file_must_be_an_absolute_path_inside_myst() {
+        let c = Config::parse("c.json", r#"{ "Mount": [ { "Target": "/m", "Type": "ext2", "KeyFile": "/etc/k" } ] }"#).unwrap();
+        assert_eq!(c.mounts[0].key_file.as_deref(), Some("/etc/k"));
+        assert!(c.unknown_keys.is_empty());
+        let e = Config::parse("c.json", r#"{ "Mount": [ { "Target": "/m", "Type": "ext2", "KeyFile": "etc/k" } ] }"#).unwrap_err();
+        assert!(e.to_string().contains("KeyFile must be an absolute path"), "{e}");
+    }
 
     #[test]
     fn mystikos_keys_parse_and_unknown_keys_are_named() {

@@ -18,6 +18,15 @@ impl Error {
     }
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.msg {
+            Some(m) => write!(f, "{m} ({})", self.errno),
+            None => write!(f, "{}", self.errno),
+        }
+    }
+}
+
 impl From<Errno> for Error {
     fn from(errno: Errno) -> Self {
         Self { errno, msg: None }

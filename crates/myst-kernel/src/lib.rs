@@ -100,6 +100,8 @@ pub enum MountKind {
         pubkey: Option<String>,
         /// Extra trusted root hash for this mount.
         roothash: Option<[u8; 32]>,
+        /// A file inside myst (the verified rootfs or an earlier mount) holding the key.
+        key_file: Option<String>,
     },
     /// An empty ramfs.
     Ramfs,
@@ -529,11 +531,16 @@ pub fn mount_spec(k: &Kernel, m: &MountSpec, trust: &blockdev::Trust) -> Result<
             (r, "hostfs")
         }
         MountKind::Ramfs => (vfs::ramfs::RamFs::new_root(0o755, RAMFS_MAGIC), "ramfs"),
-        MountKind::Ext2 { key, pubkey, roothash } => {
+        MountKind::Ext2 { key, pubkey, roothash, key_file } => {
+            let key = match (key, key_file) {
+                (Some(k), _) => Some(*k),
+                (None, Some(f)) => Some(read_key_file(k, f).map_err(|e| BootError(format!("mount on {}: key file {f}: {e}", m.target)))?),
+                (None, None) => None,
+            };
             let mut t = trust.clone();
             t.pubkeys.extend(pubkey.iter().cloned());
             t.roothashes.extend(roothash.iter().copied());
-            let (dev, how) = blockdev::open_ext2(&m.source, &t, *key).map_err(|e| BootError(format!("mount on {}: {e}", m.target)))?;
+            let (dev, how) = blockdev::open_ext2(&m.source, &t, key).map_err(|e| BootError(format!("mount on {}: {e}", m.target)))?;
             if how == blockdev::Verified::Unverified {
                 k.log(&format!("warning: image {} mounted on {} is NOT verified (debug run)", m.source, m.target));
             }
@@ -545,6 +552,16 @@ pub fn mount_spec(k: &Kernel, m: &MountSpec, trust: &blockdev::Trust) -> Result<
     k.vfs
         .mount(&m.target, root, fstype, &m.source)
         .map_err(|e| BootError(format!("mount target {} must be an existing directory in the rootfs ({})", m.target, e.errno)))
+}
+
+/// Reads a 64-byte key from a file inside myst's file systems (for encrypted mounts).
+pub fn read_key_file(k: &Kernel, path: &str) -> Result<[u8; 64], Error> {
+    let (n, _) = k.vfs.walk(path.as_bytes(), true)?;
+    let mut key = [0u8; 64];
+    if n.stat()?.size != 64 || n.read_at(0, &mut key)? != 64 {
+        return Err(Error::with_msg(myst_abi::Errno::EINVAL, "a key file must hold exactly 64 bytes"));
+    }
+    Ok(key)
 }
 
 /// Boots the kernel and starts the first program. Returns only on failure.

@@ -280,6 +280,9 @@ pub fn install(proc: &Process, prep: &Prepared, envp: &[Vec<u8>], stack_size: u6
         (AT_GID, proc.creds.gid as u64),
         (AT_EGID, proc.creds.gid as u64),
         (AT_SECURE, 0),
+        // The target's vDSO (clock_gettime, gettimeofday, time, getcpu at native speed), if
+        // it offers one; AT_IGNORE otherwise.
+        if info.vdso != 0 { (AT_SYSINFO_EHDR, info.vdso) } else { (1, 0) },
     ];
     let img = build_stack(stack_hi, &prep.argv, envp, prep.path.as_bytes(), &random, &auxv_base, info.hwcap2, info.minsigstksz);
     crate::tcall().user_write(img.sp, &img.bytes).map_err(|e| eerr(e, format!("cannot write the initial stack: {e}")))?;

@@ -236,6 +236,7 @@ impl LinuxTarget {
             uid,
             gid,
             total_ram: pages.max(0) as u64 * 4096,
+            vdso: raw_auxv(libc::AT_SYSINFO_EHDR).unwrap_or(0),
             initial_sigmask: 0,
             initial_sigignored: 0,
         }

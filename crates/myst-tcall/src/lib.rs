@@ -120,6 +120,9 @@ pub struct TargetInfo {
     pub gid: u32,
     /// Host physical memory in bytes (for sysinfo).
     pub total_ram: u64,
+    /// Address of a vDSO image the application may call for the time (0: none). Its code
+    /// reads a clock the target keeps (on the linux target, the host's own vDSO and clock).
+    pub vdso: u64,
     /// Signals blocked when the target started (bit `n - 1` for signal `n`): the first
     /// process inherits them, as a Linux program inherits its parent's mask across execve.
     pub initial_sigmask: u64,

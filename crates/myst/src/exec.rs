@@ -178,6 +178,7 @@ fn build_mounts(cli: &[String], config: Option<&Config>) -> Result<Vec<MountSpec
                         Some(r) => Some(parse_roothash(r)?),
                         None => None,
                     },
+                    key_file: cm.key_file.clone(),
                 },
             };
             let source = match (&kind, source) {
@@ -192,7 +193,7 @@ fn build_mounts(cli: &[String], config: Option<&Config>) -> Result<Vec<MountSpec
         let kind = if std::path::Path::new(&source).is_dir() {
             MountKind::HostDir
         } else if is_image(&source) {
-            MountKind::Ext2 { key: None, pubkey: None, roothash: None }
+            MountKind::Ext2 { key: None, pubkey: None, roothash: None, key_file: None }
         } else {
             return Err(format!("--mount {source}={target}: not a directory or an ext2 image"));
         };

@@ -42,14 +42,7 @@ pub fn mount(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             Some(("key", v)) => {
                 key = Some(hex::<64>(v).ok_or(crate::Error::with_msg(myst_abi::Errno::EINVAL, "key= needs 128 hex digits"))?)
             }
-            Some(("keyfile", p)) => {
-                let (n, _) = c.k.vfs.walk(p.as_bytes(), true)?;
-                let mut k = [0u8; 64];
-                if n.read_at(0, &mut k)? != 64 || n.stat()?.size != 64 {
-                    kerr!(EINVAL, "keyfile must hold exactly 64 bytes");
-                }
-                key = Some(k);
-            }
+            Some(("keyfile", p)) => key = Some(crate::read_key_file(c.k, p)?),
             Some(("roothash", v)) => {
                 roothash = Some(hex::<32>(v).ok_or(crate::Error::with_msg(myst_abi::Errno::EINVAL, "roothash= needs 64 hex digits"))?)
             }
@@ -59,7 +52,7 @@ pub fn mount(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let kind = match fstype.as_str() {
         "ramfs" | "tmpfs" => MountKind::Ramfs,
         "hostfs" => MountKind::HostDir,
-        "ext2" => MountKind::Ext2 { key, pubkey: None, roothash },
+        "ext2" => MountKind::Ext2 { key, pubkey: None, roothash, key_file: None },
         _ => kerr!(ENODEV, "supported file-system types: ext2, hostfs, ramfs, tmpfs"),
     };
     let spec = MountSpec { source, target, kind };

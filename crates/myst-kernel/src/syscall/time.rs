@@ -1,4 +1,4 @@
-//! Clocks and sleeping. Time always comes through the kernel (no host vDSO).
+//! Clocks and sleeping: the system calls. (Through libc, the common clock reads go to the vDSO the target offers in `AT_SYSINFO_EHDR`, without entering the kernel.)
 
 use super::Ctx;
 use crate::error::KResult;
