@@ -32,7 +32,6 @@ static volatile int h_self_blocked, h_other_blocked;
 static void info_handler(int sig, siginfo_t *si, void *ctx)
 {
     (void)ctx;
-    h_count++;
     h_signo = si->si_signo;
     h_code = si->si_code;
     h_pid = si->si_pid;
@@ -40,6 +39,9 @@ static void info_handler(int sig, siginfo_t *si, void *ctx)
     h_value = si->si_value.sival_int;
     h_tid = gettid_();
     (void)sig;
+    /* last, so that a thread polling h_count sees the fields above filled in */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    h_count++;
 }
 
 static void count_handler(int sig)
