@@ -885,6 +885,14 @@ static void test_cancel(void)
 #define FUTEX_WAKE_OP_PRIVATE (FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG)
 #define FUTEX_WAIT_BITSET_PRIVATE (FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG)
 #define FUTEX_BITSET_MATCH_ANY 0xffffffff
+#ifndef FUTEX_WAIT_REQUEUE_PI_PRIVATE
+#define FUTEX_WAIT_REQUEUE_PI_PRIVATE (11 | FUTEX_PRIVATE_FLAG)
+#define FUTEX_CMP_REQUEUE_PI_PRIVATE (12 | FUTEX_PRIVATE_FLAG)
+#endif
+#ifndef FUTEX_LOCK_PI_PRIVATE
+#define FUTEX_LOCK_PI_PRIVATE (6 | FUTEX_PRIVATE_FLAG)
+#define FUTEX_UNLOCK_PI_PRIVATE (7 | FUTEX_PRIVATE_FLAG)
+#endif
 #define FUTEX_OP_ADD 1
 #define FUTEX_OP_CMP_EQ 0
 #define FUTEX_OP(op, oparg, cmp, cmparg) \
@@ -896,6 +904,51 @@ static long futex(int *uaddr, int op, int v, const struct timespec *ts, int *uad
 }
 
 static int fword, fword2;
+
+/* requeue-PI: a condition word C and a PI lock word L, as glibc's PI condvars once used them */
+static int rq_cond, rq_lock, rq_go, rq_done, rq_owned_on_return, rq_waiting, rq_late;
+
+static void pi_lock(int *l)
+{
+    int tid = (int)syscall(SYS_gettid);
+    int zero = 0;
+    if (!__atomic_compare_exchange_n(l, &zero, tid, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        futex(l, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void pi_unlock(int *l)
+{
+    int tid = (int)syscall(SYS_gettid);
+    if (!__atomic_compare_exchange_n(l, &tid, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        futex(l, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0);
+}
+
+static void *rq_waiter(void *arg)
+{
+    (void)arg;
+    int tid = (int)syscall(SYS_gettid);
+    pi_lock(&rq_lock);
+    while (!rq_go) {
+        int c = rq_cond;
+        __atomic_add_fetch(&rq_waiting, 1, __ATOMIC_SEQ_CST);
+        pi_unlock(&rq_lock);
+        long r = futex(&rq_cond, FUTEX_WAIT_REQUEUE_PI_PRIVATE, c, NULL, &rq_lock, 0);
+        __atomic_sub_fetch(&rq_waiting, 1, __ATOMIC_SEQ_CST);
+        if (r == 0) {
+            /* returned owning the lock */
+            if ((__atomic_load_n(&rq_lock, __ATOMIC_SEQ_CST) & 0x3fffffff) == tid)
+                __atomic_add_fetch(&rq_owned_on_return, 1, __ATOMIC_SEQ_CST);
+        } else {
+            /* EAGAIN: the word moved on before this thread slept */
+            if (errno == EAGAIN)
+                __atomic_add_fetch(&rq_late, 1, __ATOMIC_SEQ_CST);
+            pi_lock(&rq_lock);
+        }
+    }
+    rq_done++;
+    pi_unlock(&rq_lock);
+    return NULL;
+}
 
 static void *futex_waiter(void *arg)
 {
@@ -975,6 +1028,39 @@ static void test_futex(void)
     CHECK_EQ(fword2, 6);
     CHECK_EQ(pthread_join(t[0], NULL), 0);
     printf("FUTEX_WAKE_OP: word2 5 -> 6, one waiter woken\n");
+
+    /* WAIT_REQUEUE_PI / CMP_REQUEUE_PI: 4 waiters on the condition word are moved to the
+     * PI lock in one call; each returns owning the lock. Round 0: the lock is held by the
+     * requeuer (all are queued on it); round 1: it is free (the first takes it at once). */
+    for (int round = 0; round < 2; round++) {
+        rq_cond = rq_lock = rq_go = rq_done = rq_owned_on_return = rq_waiting = rq_late = 0;
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(pthread_create(&t[i], NULL, rq_waiter, NULL), 0);
+        for (int i = 0; i < 2000 && __atomic_load_n(&rq_waiting, __ATOMIC_SEQ_CST) < 4; i++)
+            usleep(1000);
+        usleep(50000); /* the last one is inside the futex call */
+        if (round == 0)
+            pi_lock(&rq_lock);
+        __atomic_store_n(&rq_go, 1, __ATOMIC_SEQ_CST);
+        int cv = __atomic_add_fetch(&rq_cond, 1, __ATOMIC_SEQ_CST);
+        CHECK_ERR(futex(&rq_cond, FUTEX_CMP_REQUEUE_PI_PRIVATE, 1, (void *)(intptr_t)INT_MAX, &rq_lock, cv + 1), EAGAIN);
+        CHECK_ERR(futex(&rq_cond, FUTEX_CMP_REQUEUE_PI_PRIVATE, 2, (void *)(intptr_t)INT_MAX, &rq_lock, cv), EINVAL);
+        n = futex(&rq_cond, FUTEX_CMP_REQUEUE_PI_PRIVATE, 1, (void *)(intptr_t)INT_MAX, &rq_lock, cv);
+        CHECK(n >= 1 && n <= 4);
+        if (round == 0) {
+            /* held here: every waiter that was asleep is queued on it */
+            CHECK(__atomic_load_n(&rq_lock, __ATOMIC_SEQ_CST) & 0x80000000); /* FUTEX_WAITERS */
+            pi_unlock(&rq_lock);
+        }
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(pthread_join(t[i], NULL), 0);
+        CHECK_EQ(rq_done, 4);
+        /* (a thread still on its way into the call when the word changed sees EAGAIN) */
+        CHECK_EQ(n + rq_late, 4);
+        CHECK_EQ(rq_owned_on_return, n);
+        CHECK_EQ(rq_lock, 0);
+    }
+    printf("FUTEX_CMP_REQUEUE_PI: 4 waiters moved to a held and to a free PI lock, each returned owning it in turn\n");
 }
 
 int main(void)

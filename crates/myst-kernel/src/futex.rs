@@ -330,6 +330,86 @@ impl FutexTable {
         }
     }
 
+    /// FUTEX_WAIT_REQUEUE_PI: waits on the plain futex `addr` (while `*addr == val`) to be
+    /// requeued to the PI lock `addr2`; returns owning `addr2`. Woken by CMP_REQUEUE_PI (the
+    /// lock already taken for us), by UNLOCK_PI after a requeue (handed over), or by a plain
+    /// wake (then the lock is taken here, waiting for it like LOCK_PI).
+    pub fn wait_requeue_pi(&self, t: &Arc<Thread>, addr: u64, val: u32, addr2: u64, deadline: Option<(u128, bool)>) -> KResult<WaitEnd> {
+        if addr == addr2 || !addr2.is_multiple_of(4) {
+            kerr!(EINVAL);
+        }
+        if !t.process.mm.lock().check_access(addr2, 4, myst_abi::consts::PROT_WRITE) {
+            kerr!(EFAULT);
+        }
+        let end = self.wait(t, addr, val, u32::MAX, deadline)?;
+        if end != WaitEnd::Woken {
+            return Ok(end);
+        }
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        if u32::from_le_bytes(user.read_arr::<4>(addr2)?) & FUTEX_TID_MASK == t.tid {
+            return Ok(WaitEnd::Woken);
+        }
+        self.lock_pi(t, addr2, false, deadline)
+    }
+
+    /// FUTEX_CMP_REQUEUE_PI: if `*addr == val`, takes the PI lock `addr2` for the first waiter
+    /// on `addr` and wakes it (or, if the lock is held, queues it on the lock), and moves up to
+    /// `n_move` more waiters to wait for the lock. Returns how many were woken or moved.
+    pub fn cmp_requeue_pi(&self, t: &Thread, addr: u64, n_wake: u32, n_move: u32, addr2: u64, val: u32) -> KResult<u32> {
+        if n_wake != 1 || addr == addr2 || !addr2.is_multiple_of(4) {
+            kerr!(EINVAL);
+        }
+        let user = crate::uaccess::User { mm: &t.process.mm };
+        if !t.process.mm.lock().check_access(addr2, 4, myst_abi::consts::PROT_WRITE) {
+            kerr!(EFAULT);
+        }
+        let tc = crate::tcall();
+        let mut q = self.queues.lock();
+        if u32::from_le_bytes(user.read_arr::<4>(addr)?) != val {
+            kerr!(EAGAIN);
+        }
+        let Some(mut waiting) = q.remove(&addr) else { return Ok(0) };
+        let top = waiting.remove(0);
+        let n_move = (n_move as usize).min(waiting.len());
+        let moving: Vec<Arc<Waiter>> = waiting.drain(..n_move).collect();
+        if !waiting.is_empty() {
+            q.insert(addr, waiting);
+        }
+        let count = 1 + moving.len() as u32;
+        let mut queued = moving;
+        loop {
+            let w2 = u32::from_le_bytes(user.read_arr::<4>(addr2)?);
+            let owner = w2 & FUTEX_TID_MASK;
+            let others = !queued.is_empty() || q.get(&addr2).is_some_and(|x| !x.is_empty());
+            if owner == 0 {
+                // Free: it becomes the top waiter's, which wakes owning it.
+                let new = top.thread.tid | (w2 & FUTEX_OWNER_DIED) | if others { FUTEX_WAITERS } else { 0 };
+                if tc.user_cmpxchg32(addr2, w2, new)? != w2 {
+                    continue;
+                }
+                top.wake();
+                break;
+            }
+            // Held: the top waiter queues for it too; the owner's unlock hands it over.
+            if w2 & FUTEX_WAITERS == 0 && tc.user_cmpxchg32(addr2, w2, w2 | FUTEX_WAITERS)? != w2 {
+                continue;
+            }
+            queued.insert(0, top);
+            break;
+        }
+        if !queued.is_empty() {
+            // Anyone queued on a lock word must see FUTEX_WAITERS set, or unlock would skip the kernel.
+            loop {
+                let w2 = u32::from_le_bytes(user.read_arr::<4>(addr2)?);
+                if w2 & FUTEX_WAITERS != 0 || tc.user_cmpxchg32(addr2, w2, w2 | FUTEX_WAITERS)? == w2 {
+                    break;
+                }
+            }
+            q.entry(addr2).or_default().extend(queued);
+        }
+        Ok(count)
+    }
+
     /// FUTEX_UNLOCK_PI: hands the lock to the first waiter, or frees it.
     pub fn unlock_pi(&self, t: &Thread, addr: u64) -> KResult<()> {
         let user = crate::uaccess::User { mm: &t.process.mm };

@@ -470,7 +470,7 @@ static ROWS: &[Row] = &[
         [Ptr, Int, Int, Ptr, Ptr, Hex],
         Int,
         Partial,
-        "WAIT, WAKE, *_BITSET, REQUEUE, CMP_REQUEUE, WAKE_OP, LOCK_PI(2), TRYLOCK_PI, UNLOCK_PI (no priority boost); no *_REQUEUE_PI"
+        "every operation; PI without priority boosting (myst has no thread priorities); a signal during WAIT_REQUEUE_PI after the requeue ends the wait with EINTR"
     ),
     row!(SYS_RT_SIGACTION, "rt_sigaction", signal::rt_sigaction, [Sig, Ptr, Out, Int], Int, Full, ""),
     row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", signal::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),

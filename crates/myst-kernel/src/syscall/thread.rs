@@ -221,6 +221,8 @@ const FUTEX_TRYLOCK_PI: u32 = 8;
 const FUTEX_LOCK_PI2: u32 = 13;
 const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_WAIT_REQUEUE_PI: u32 = 11;
+const FUTEX_CMP_REQUEUE_PI: u32 = 12;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 
 pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
@@ -281,6 +283,24 @@ pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             fx.unlock_pi(c.thread, addr)?;
             Ok(0)
         }
-        _ => kerr!(ENOSYS, "FUTEX_WAIT_REQUEUE_PI/CMP_REQUEUE_PI are not supported yet"),
+        FUTEX_WAIT_REQUEUE_PI => {
+            let dl = if uts != 0 {
+                let t = Timespec::from_bytes(&c.user().read_arr::<16>(uts)?);
+                if !t.is_valid() {
+                    kerr!(EINVAL);
+                }
+                // Absolute, CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
+                Some((t.as_nanos(), realtime))
+            } else {
+                None
+            };
+            match fx.wait_requeue_pi(c.thread, addr, val, addr2, dl)? {
+                WaitEnd::Woken => Ok(0),
+                WaitEnd::TimedOut => kerr!(ETIMEDOUT),
+                WaitEnd::Interrupted => kerr!(EINTR),
+            }
+        }
+        FUTEX_CMP_REQUEUE_PI => Ok(fx.cmp_requeue_pi(c.thread, addr, val, uts as u32, addr2, val3)? as u64),
+        _ => kerr!(ENOSYS, "unknown futex operation"),
     }
 }
