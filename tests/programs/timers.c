@@ -112,6 +112,37 @@ static void test_itimer(void)
     printf("interval 20 ms: 3 ticks counted, then stopped (old value returned)\n");
     CHECK_ERR(setitimer(99, &it, NULL), EINVAL);
     signal(SIGALRM, SIG_DFL);
+
+    /* CPU-time timers count CPU time, not wall time: asleep they do not advance; spinning
+     * they fire (SIGVTALRM for user time, SIGPROF for user + system) */
+    int which[2] = {ITIMER_VIRTUAL, ITIMER_PROF};
+    int sigs[2] = {SIGVTALRM, SIGPROF};
+    for (int k = 0; k < 2; k++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = info_handler;
+        sa.sa_flags = SA_SIGINFO;
+        CHECK_EQ(sigaction(sigs[k], &sa, NULL), 0);
+        got_usr = 0;
+        struct itimerval cpu = {{0, 0}, {0, 30000}};
+        CHECK_EQ(setitimer(which[k], &cpu, NULL), 0);
+        usleep(150000); /* 150 ms asleep: far less than 30 ms of CPU */
+        CHECK_EQ(got_usr, 0);
+        CHECK_EQ(getitimer(which[k], &cur), 0);
+        /* still armed, at most what was set (Linux may round up to its clock tick) */
+        CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_usec > 0 && cur.it_value.tv_usec <= 30000 + 10000);
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        volatile unsigned long spin = 0;
+        while (!got_usr && ms_since(&t0) < 10000)
+            spin++;
+        CHECK_EQ(got_usr, 1);
+        CHECK_EQ(got_code, SI_KERNEL);
+        CHECK_EQ(getitimer(which[k], &cur), 0);
+        CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0);
+        signal(sigs[k], SIG_DFL);
+    }
+    printf("ITIMER_VIRTUAL and ITIMER_PROF: not advanced by sleep, fire after 30 ms of CPU (SI_KERNEL)\n");
 }
 
 static void test_posix_timers(void)

@@ -316,7 +316,7 @@ impl Kernel {
 }
 
 impl Upcall for Kernel {
-    fn host_signal(&self, host_pid: i32, signo: u32) {
+    fn host_signal(&self, host_pid: i32, signo: u32, code: i32) {
         use core::sync::atomic::Ordering;
         let target = self
             .procs
@@ -325,9 +325,10 @@ impl Upcall for Kernel {
             .find(|p| p.host_pid.load(Ordering::Relaxed) == host_pid && !p.vfork_hosted.load(Ordering::SeqCst) && p.zombie.lock().is_none())
             .cloned();
         if let Some(p) = target {
-            // The sender is outside the application's pid space: si_pid 0, as Linux reports a
-            // sender from an ancestor pid namespace.
-            signal::send_to_process(self, &p, signal::SigInfo { signo, code: signal::SI_USER, ..Default::default() });
+            // The sender is outside the application's pid space (or is the host's CPU-time
+            // timer): si_pid 0, as Linux reports a sender from an ancestor pid namespace.
+            let code = if code == signal::SI_KERNEL { code } else { signal::SI_USER };
+            signal::send_to_process(self, &p, signal::SigInfo { signo, code, ..Default::default() });
         }
     }
 

@@ -268,7 +268,18 @@ static ROOT_HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI3
 /// Ctrl-\\, hang-up, resize) that are passed on to the application process running in the
 /// host process that got them. They stay blocked in every thread of the host process and
 /// are read by its watcher thread.
-pub const FORWARDED: [i32; 7] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+/// SIGVTALRM and SIGPROF are the host CPU-time timers of [`Tcall::cpu_itimer`].
+pub const FORWARDED: [i32; 9] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+];
 
 /// The mask of [`FORWARDED`] (bit `n - 1` for signal `n`).
 pub fn forwarded_mask() -> u64 {
@@ -317,7 +328,7 @@ fn start_watcher(root_pidfd: Option<i32>) -> Result<(), String> {
             if n == std::mem::size_of::<libc::signalfd_siginfo>() as isize {
                 if let Some(up) = crate::gate::upcall() {
                     // SAFETY: getpid has no preconditions.
-                    up.host_signal(unsafe { libc::getpid() }, si.ssi_signo);
+                    up.host_signal(unsafe { libc::getpid() }, si.ssi_signo, si.ssi_code);
                 }
             }
         }
@@ -522,6 +533,30 @@ impl Tcall for LinuxTarget {
     fn yield_now(&self) {
         // SAFETY: no preconditions.
         unsafe { libc::sched_yield() };
+    }
+
+    fn cpu_itimer(&self, which: u32, new: Option<(u64, u64)>) -> TResult<(u64, u64)> {
+        let which = match which {
+            1 => libc::ITIMER_VIRTUAL,
+            2 => libc::ITIMER_PROF,
+            _ => return Err(Errno::EINVAL),
+        };
+        let tv = |ns: u64| libc::timeval { tv_sec: (ns / 1_000_000_000) as i64, tv_usec: ((ns % 1_000_000_000) / 1000) as i64 };
+        let ns = |t: &libc::timeval| t.tv_sec.max(0) as u64 * 1_000_000_000 + t.tv_usec.max(0) as u64 * 1000;
+        // SAFETY: plain-old-data, all-zero is valid.
+        let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
+        let r = match new {
+            // SAFETY: valid itimerval in and out.
+            Some((value, interval)) => unsafe {
+                libc::setitimer(which, &libc::itimerval { it_interval: tv(interval), it_value: tv(value) }, &mut old)
+            },
+            // SAFETY: valid itimerval out.
+            None => unsafe { libc::getitimer(which, &mut old) },
+        };
+        if r != 0 {
+            return Err(last_errno());
+        }
+        Ok((ns(&old.it_value), ns(&old.it_interval)))
     }
 
     fn exit_process(&self, status: i32) -> ! {

@@ -87,8 +87,10 @@ pub trait Upcall: Sync {
     fn interrupt(&self, tid: u32, regs: &mut UserRegs) -> Resume;
     /// Something outside the application (the user's `kill`, the terminal's Ctrl-C) sent
     /// `signo` to host process `host_pid`; the kernel delivers it to the application process
-    /// that runs there. Called from a target service thread, not an application thread.
-    fn host_signal(&self, host_pid: i32, signo: u32);
+    /// that runs there, with `code` as its `si_code` (`SI_USER`, or `SI_KERNEL` for a
+    /// [`Tcall::cpu_itimer`] expiry). Called from a target service thread, not an application
+    /// thread.
+    fn host_signal(&self, host_pid: i32, signo: u32, code: i32);
 }
 
 /// Memory protection for region operations (Linux `PROT_*` bits).
@@ -178,6 +180,11 @@ pub trait Tcall: Sync {
     fn random(&self, buf: &mut [u8]) -> TResult<()>;
     /// Current process CPU time (user, system) in nanoseconds.
     fn cpu_times(&self) -> (u64, u64);
+    /// The calling host process's CPU-time interval timer `which` (1 = user time, as
+    /// ITIMER_VIRTUAL; 2 = user + system, as ITIMER_PROF): sets it to (value, interval) ns when
+    /// `new` is given (value 0 disarms) and returns the old (remaining, interval). Expiry
+    /// reaches the kernel as [`Upcall::host_signal`] with SIGVTALRM / SIGPROF and `SI_KERNEL`.
+    fn cpu_itimer(&self, which: u32, new: Option<(u64, u64)>) -> TResult<(u64, u64)>;
     /// Host name.
     fn hostname(&self, buf: &mut [u8]) -> TResult<usize>;
 

@@ -487,7 +487,7 @@ static ROWS: &[Row] = &[
     row!(SYS_TGKILL, "tgkill", signal::tgkill, [Int, Int, Sig], Int, Full, ""),
     // timers and event descriptors
     row!(SYS_ALARM, "alarm", timer::alarm, [Int], Int, Full, ""),
-    row!(SYS_SETITIMER, "setitimer", timer::setitimer, [Int, Ptr, Out], Int, Partial, "ITIMER_VIRTUAL and ITIMER_PROF count wall-clock time"),
+    row!(SYS_SETITIMER, "setitimer", timer::setitimer, [Int, Ptr, Out], Int, Full, "ITIMER_VIRTUAL/PROF are the host process's own CPU-time timers"),
     row!(SYS_GETITIMER, "getitimer", timer::getitimer, [Int, Out], Int, Full, ""),
     row!(SYS_TIMER_CREATE, "timer_create", timer::timer_create, [Int, Ptr, Out], Int, Partial, "CPU-time clocks count wall-clock time"),
     row!(SYS_TIMER_SETTIME, "timer_settime", timer::timer_settime, [Int, Hex, Ptr, Out], Int, Full, ""),

@@ -61,8 +61,14 @@ pub fn setitimer(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         (0, 0)
     };
-    let dl = if value == 0 { 0 } else { now_mono() + value };
-    let (old, oint) = c.k.timers.set(Key::Itimer(c.proc.pid, which), dl, interval, itimer_action(c, which));
+    let (old, oint) = if which == 0 {
+        let dl = if value == 0 { 0 } else { now_mono() + value };
+        c.k.timers.set(Key::Itimer(c.proc.pid, which), dl, interval, itimer_action(c, which))
+    } else {
+        // CPU-time timers: the host's own, on this process's host process.
+        let (o, i) = crate::tcall().cpu_itimer(which, Some((value as u64, interval as u64)))?;
+        (o as u128, i as u128)
+    };
     if a[2] != 0 {
         let mut b = [0u8; 32];
         b[0..16].copy_from_slice(&ns_tv(oint));
@@ -77,7 +83,12 @@ pub fn getitimer(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if which > 2 {
         kerr!(EINVAL);
     }
-    let (rem, int) = c.k.timers.get(Key::Itimer(c.proc.pid, which));
+    let (rem, int) = if which == 0 {
+        c.k.timers.get(Key::Itimer(c.proc.pid, which))
+    } else {
+        let (r, i) = crate::tcall().cpu_itimer(which, None)?;
+        (r as u128, i as u128)
+    };
     let mut b = [0u8; 32];
     b[0..16].copy_from_slice(&ns_tv(int));
     b[16..32].copy_from_slice(&ns_tv(rem));
