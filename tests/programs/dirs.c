@@ -153,8 +153,22 @@ static void test_mkdir_rmdir_unlink(void)
     CHECK_EQ(fstat(fd, &st), 0);
     CHECK_EQ(st.st_nlink, 0);
     close(fd);
+    /* names are bytes, not necessarily UTF-8 */
+    const char *raw = "raw-\xff\xfe-\xc3(";
+    CHECK_EQ(mkdirat(dfd, raw, 0755), 0);
+    int rfd = openat(dfd, "raw-\xff\xfe-\xc3(/f\x80", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(rfd >= 0);
+    close(rfd);
+    char ls[256];
+    int rdir = openat(dfd, raw, O_RDONLY | O_DIRECTORY);
+    CHECK_EQ(list_dir(rdir, 4096, ls, sizeof ls), 3);
+    CHECK(strstr(ls, "f\x80:f") != NULL);
+    close(rdir);
+    CHECK_EQ(renameat(dfd, "raw-\xff\xfe-\xc3(/f\x80", dfd, "raw-\xff\xfe-\xc3(/g\xff"), 0);
+    CHECK_EQ(unlinkat(dfd, "raw-\xff\xfe-\xc3(/g\xff", 0), 0);
+    CHECK_EQ(unlinkat(dfd, raw, AT_REMOVEDIR), 0);
     close(dfd);
-    printf("mkdir/rmdir/unlink ok\n");
+    printf("mkdir/rmdir/unlink ok, also with names that are not UTF-8\n");
 }
 
 static void test_rename(void)

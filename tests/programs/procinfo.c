@@ -40,6 +40,13 @@ static void test_ids(void)
     }
     CHECK_ERR(getgroups(t_minus1(), groups), EINVAL);
     printf("getgroups ok\n");
+    /* setting ids to themselves (or -1: unchanged) always works; a stray third register
+     * is not an argument of setreuid/setregid */
+    CHECK_EQ(syscall(SYS_setreuid, -1, -1, 0x12345), 0);
+    CHECK_EQ(syscall(SYS_setregid, -1, -1, 0x12345), 0);
+    CHECK_EQ(setreuid(getuid(), (uid_t)-1), 0);
+    CHECK_EQ(setresgid((gid_t)-1, getegid(), (gid_t)-1), 0);
+    printf("setreuid/setregid/setresgid to the same ids ok\n");
 }
 
 static void test_uname(void)

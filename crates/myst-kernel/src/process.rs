@@ -93,7 +93,7 @@ pub struct Process {
     /// Credentials.
     pub creds: Creds,
     /// Supplementary groups.
-    pub groups: Vec<u32>,
+    pub groups: Mutex<Vec<u32>>,
     /// Live thread ids.
     pub threads: Mutex<Vec<u32>>,
     /// Signals directed at the process.
@@ -136,6 +136,8 @@ pub struct Thread {
     pub exiting: core::sync::atomic::AtomicBool,
     /// Bumped and futex-woken to interrupt a kernel wait of this thread.
     pub wake: core::sync::atomic::AtomicU32,
+    /// CPU affinity set by sched_setaffinity (bit per CPU); `None` = every CPU.
+    pub affinity: Mutex<Option<Vec<u8>>>,
 }
 
 fn default_rlimits(nofile: u64, stack: u64) -> [Rlimit; 16] {
@@ -193,7 +195,7 @@ impl Process {
                 SigAction { handler: u64::from(ignored), ..SigAction::default() }
             })),
             creds: Creds { uid: info.uid, gid: info.gid },
-            groups: alloc::vec![info.gid],
+            groups: Mutex::new(alloc::vec![info.gid]),
             threads: Mutex::new(alloc::vec![FIRST_PID]),
             pending: Mutex::new(Default::default()),
             sigwq: Default::default(),
@@ -220,6 +222,7 @@ impl Thread {
             settid_on_start: Mutex::new(0),
             exiting: core::sync::atomic::AtomicBool::new(false),
             wake: core::sync::atomic::AtomicU32::new(0),
+            affinity: Mutex::new(None),
         })
     }
 }
@@ -257,7 +260,7 @@ impl Process {
             rlimits: Mutex::new(*parent.rlimits.lock()),
             sigactions: Mutex::new(*parent.sigactions.lock()),
             creds: parent.creds,
-            groups: parent.groups.clone(),
+            groups: Mutex::new(parent.groups.lock().clone()),
             threads: Mutex::new(alloc::vec![pid]),
             pending: Mutex::new(Default::default()),
             sigwq: Default::default(),

@@ -28,8 +28,8 @@ fn check(r: libc::c_long) -> TResult<usize> {
     }
 }
 
-fn cstr(s: &str) -> TResult<CString> {
-    CString::new(s).map_err(|_| Errno::EINVAL)
+fn cstr(s: impl AsRef<[u8]>) -> TResult<CString> {
+    CString::new(s.as_ref()).map_err(|_| Errno::EINVAL)
 }
 
 fn to_stat(s: &libc::stat) -> Stat {
@@ -62,7 +62,7 @@ const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_BENEATH: u64 = 0x08;
 
 /// `openat2` confined beneath `dirfd`, following no symlink at all.
-fn open_beneath(dirfd: i32, rel: &str, flags: i32, mode: u32) -> TResult<i32> {
+fn open_beneath(dirfd: i32, rel: &[u8], flags: i32, mode: u32) -> TResult<i32> {
     let p = cstr(rel)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64,
@@ -247,13 +247,13 @@ impl LinuxTarget {
     }
 
     /// Opens the parent directory of `rel` beneath `root`; returns it and the last component.
-    fn parent(&self, root: u32, rel: &str) -> TResult<(Fd, CString)> {
+    fn parent(&self, root: u32, rel: &[u8]) -> TResult<(Fd, CString)> {
         let rfd = self.root(root)?;
-        let (dir, last) = match rel.rfind('/') {
+        let (dir, last): (&[u8], &[u8]) = match rel.iter().rposition(|&b| b == b'/') {
             Some(i) => (&rel[..i], &rel[i + 1..]),
-            None => (".", rel),
+            None => (b".", rel),
         };
-        if last.is_empty() || last == "." || last == ".." {
+        if last.is_empty() || last == b"." || last == b".." {
             return Err(Errno::EINVAL);
         }
         let fd = open_beneath(rfd, dir, libc::O_PATH | libc::O_DIRECTORY, 0)?;
@@ -678,10 +678,10 @@ impl Tcall for LinuxTarget {
         Ok((r.len() - 1) as u32)
     }
 
-    fn host_lstat(&self, root: u32, rel: &str) -> TResult<Stat> {
+    fn host_lstat(&self, root: u32, rel: &[u8]) -> TResult<Stat> {
         // SAFETY: zeroed stat is a valid out-buffer.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        if rel == "." {
+        if rel == b"." {
             let rfd = self.root(root)?;
             // SAFETY: valid fd and buffer.
             check(unsafe { libc::fstat(rfd, &mut st) } as libc::c_long)?;
@@ -693,7 +693,7 @@ impl Tcall for LinuxTarget {
         Ok(to_stat(&st))
     }
 
-    fn host_open(&self, root: u32, rel: &str, flags: u32, mode: u32) -> TResult<u32> {
+    fn host_open(&self, root: u32, rel: &[u8], flags: u32, mode: u32) -> TResult<u32> {
         let rfd = self.root(root)?;
         open_beneath(rfd, rel, flags as i32, mode).map(|fd| fd as u32)
     }
@@ -737,7 +737,7 @@ impl Tcall for LinuxTarget {
         check(unsafe { libc::fsync(fh as i32) } as libc::c_long).map(|_| ())
     }
 
-    fn host_readdir(&self, root: u32, rel: &str, f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()> {
+    fn host_readdir(&self, root: u32, rel: &[u8], f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()> {
         let rfd = self.root(root)?;
         let fd = open_beneath(rfd, rel, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
         // SAFETY: fdopendir takes ownership of fd; closedir releases both.
@@ -765,47 +765,47 @@ impl Tcall for LinuxTarget {
         Ok(())
     }
 
-    fn host_readlink(&self, root: u32, rel: &str, buf: &mut [u8]) -> TResult<usize> {
+    fn host_readlink(&self, root: u32, rel: &[u8], buf: &mut [u8]) -> TResult<usize> {
         let (dir, last) = self.parent(root, rel)?;
         // SAFETY: valid fd, C string, buffer.
         check(unsafe { libc::readlinkat(dir.0, last.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)
     }
 
-    fn host_mkdir(&self, root: u32, rel: &str, mode: u32) -> TResult<()> {
+    fn host_mkdir(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         // SAFETY: valid fd and C string.
         check(unsafe { libc::mkdirat(dir.0, last.as_ptr(), mode) } as libc::c_long).map(|_| ())
     }
 
-    fn host_unlink(&self, root: u32, rel: &str, is_dir: bool) -> TResult<()> {
+    fn host_unlink(&self, root: u32, rel: &[u8], is_dir: bool) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         let fl = if is_dir { libc::AT_REMOVEDIR } else { 0 };
         // SAFETY: valid fd and C string.
         check(unsafe { libc::unlinkat(dir.0, last.as_ptr(), fl) } as libc::c_long).map(|_| ())
     }
 
-    fn host_rename(&self, root: u32, from: &str, to: &str, flags: u32) -> TResult<()> {
+    fn host_rename(&self, root: u32, from: &[u8], to: &[u8], flags: u32) -> TResult<()> {
         let (d1, l1) = self.parent(root, from)?;
         let (d2, l2) = self.parent(root, to)?;
         // SAFETY: valid fds and C strings.
         check(unsafe { libc::syscall(libc::SYS_renameat2, d1.0, l1.as_ptr(), d2.0, l2.as_ptr(), flags) }).map(|_| ())
     }
 
-    fn host_symlink(&self, root: u32, target: &[u8], rel: &str) -> TResult<()> {
+    fn host_symlink(&self, root: u32, target: &[u8], rel: &[u8]) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         let t = CString::new(target).map_err(|_| Errno::EINVAL)?;
         // SAFETY: valid fd and C strings.
         check(unsafe { libc::symlinkat(t.as_ptr(), dir.0, last.as_ptr()) } as libc::c_long).map(|_| ())
     }
 
-    fn host_link(&self, root: u32, from: &str, to: &str) -> TResult<()> {
+    fn host_link(&self, root: u32, from: &[u8], to: &[u8]) -> TResult<()> {
         let (d1, l1) = self.parent(root, from)?;
         let (d2, l2) = self.parent(root, to)?;
         // SAFETY: valid fds and C strings.
         check(unsafe { libc::linkat(d1.0, l1.as_ptr(), d2.0, l2.as_ptr(), 0) } as libc::c_long).map(|_| ())
     }
 
-    fn host_chmod(&self, root: u32, rel: &str, mode: u32) -> TResult<()> {
+    fn host_chmod(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()> {
         let rfd = self.root(root)?;
         // Open the node itself without following, then change it through the handle.
         let fd = Fd(open_beneath(rfd, rel, libc::O_PATH, 0)?);
@@ -815,13 +815,13 @@ impl Tcall for LinuxTarget {
         check(unsafe { libc::chmod(path.as_ptr(), mode) } as libc::c_long).map(|_| ())
     }
 
-    fn host_chown(&self, root: u32, rel: &str, uid: u32, gid: u32) -> TResult<()> {
+    fn host_chown(&self, root: u32, rel: &[u8], uid: u32, gid: u32) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         // SAFETY: valid fd and C string.
         check(unsafe { libc::fchownat(dir.0, last.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) } as libc::c_long).map(|_| ())
     }
 
-    fn host_utimens(&self, root: u32, rel: &str, atime: Timespec, mtime: Timespec) -> TResult<()> {
+    fn host_utimens(&self, root: u32, rel: &[u8], atime: Timespec, mtime: Timespec) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         let ts = [libc::timespec { tv_sec: atime.sec, tv_nsec: atime.nsec }, libc::timespec { tv_sec: mtime.sec, tv_nsec: mtime.nsec }];
         // SAFETY: valid fd, C string and two timespecs.

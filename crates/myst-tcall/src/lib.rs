@@ -261,9 +261,9 @@ pub trait Tcall: Sync {
     /// Registers host directory `path` (host syntax) as a hostfs root; returns its handle.
     fn host_mount(&self, path: &str) -> TResult<u32>;
     /// `lstat` of `rel` under root (never follows a final symlink).
-    fn host_lstat(&self, root: u32, rel: &str) -> TResult<Stat>;
+    fn host_lstat(&self, root: u32, rel: &[u8]) -> TResult<Stat>;
     /// Opens `rel` (never following symlinks) and returns a host file handle.
-    fn host_open(&self, root: u32, rel: &str, flags: u32, mode: u32) -> TResult<u32>;
+    fn host_open(&self, root: u32, rel: &[u8], flags: u32, mode: u32) -> TResult<u32>;
     /// Closes a host file handle.
     fn host_close(&self, fh: u32) -> TResult<()>;
     /// Reads at `off`.
@@ -277,25 +277,25 @@ pub trait Tcall: Sync {
     /// Flushes an open handle.
     fn host_fsync(&self, fh: u32) -> TResult<()>;
     /// Lists directory `rel`: calls `f(name, entry)` for each entry except "." and "..".
-    fn host_readdir(&self, root: u32, rel: &str, f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()>;
+    fn host_readdir(&self, root: u32, rel: &[u8], f: &mut dyn FnMut(&[u8], HostDirent)) -> TResult<()>;
     /// Reads the target of symlink `rel`.
-    fn host_readlink(&self, root: u32, rel: &str, buf: &mut [u8]) -> TResult<usize>;
+    fn host_readlink(&self, root: u32, rel: &[u8], buf: &mut [u8]) -> TResult<usize>;
     /// Creates a directory.
-    fn host_mkdir(&self, root: u32, rel: &str, mode: u32) -> TResult<()>;
+    fn host_mkdir(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()>;
     /// Removes a file (`dir == false`) or an empty directory.
-    fn host_unlink(&self, root: u32, rel: &str, dir: bool) -> TResult<()>;
+    fn host_unlink(&self, root: u32, rel: &[u8], dir: bool) -> TResult<()>;
     /// Renames within the same root.
-    fn host_rename(&self, root: u32, from: &str, to: &str, flags: u32) -> TResult<()>;
+    fn host_rename(&self, root: u32, from: &[u8], to: &[u8], flags: u32) -> TResult<()>;
     /// Creates symlink `rel` pointing to `target` (stored verbatim).
-    fn host_symlink(&self, root: u32, target: &[u8], rel: &str) -> TResult<()>;
+    fn host_symlink(&self, root: u32, target: &[u8], rel: &[u8]) -> TResult<()>;
     /// Creates hard link `to` to `from`.
-    fn host_link(&self, root: u32, from: &str, to: &str) -> TResult<()>;
+    fn host_link(&self, root: u32, from: &[u8], to: &[u8]) -> TResult<()>;
     /// Changes mode bits of `rel` (no symlink following).
-    fn host_chmod(&self, root: u32, rel: &str, mode: u32) -> TResult<()>;
+    fn host_chmod(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()>;
     /// Changes owner of `rel` (no symlink following); `u32::MAX` leaves an id unchanged.
-    fn host_chown(&self, root: u32, rel: &str, uid: u32, gid: u32) -> TResult<()>;
+    fn host_chown(&self, root: u32, rel: &[u8], uid: u32, gid: u32) -> TResult<()>;
     /// Sets access and modification times (`UTIME_NOW`/`UTIME_OMIT` honoured).
-    fn host_utimens(&self, root: u32, rel: &str, atime: Timespec, mtime: Timespec) -> TResult<()>;
+    fn host_utimens(&self, root: u32, rel: &[u8], atime: Timespec, mtime: Timespec) -> TResult<()>;
     /// File-system statistics of the root.
     fn host_statfs(&self, root: u32) -> TResult<Statfs>;
 

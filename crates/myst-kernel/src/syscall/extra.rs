@@ -249,6 +249,16 @@ pub fn setgid_family(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     same_ids(&a[..3], c.proc.creds.gid)
 }
 
+/// setreuid(ruid, euid): two ids (the third register is not an argument).
+pub fn setreuid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    same_ids(&a[..2], c.proc.creds.uid)
+}
+
+/// setregid(rgid, egid).
+pub fn setregid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    same_ids(&a[..2], c.proc.creds.gid)
+}
+
 pub fn setuid1(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     same_ids(&a[..1], c.proc.creds.uid)
 }
@@ -274,10 +284,12 @@ pub fn setgroups(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     }
     let raw = c.user().read_vec(a[1], n * 4)?;
     let want: alloc::vec::Vec<u32> = raw.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4"))).collect();
-    if want == c.proc.groups {
-        return Ok(0);
+    // Root (the host user myst runs as, if it is root) may set any list, as with CAP_SETGID.
+    if want != *c.proc.groups.lock() && c.proc.creds.uid != 0 {
+        kerr!(EPERM);
     }
-    kerr!(EPERM, "changing supplementary groups is not supported")
+    *c.proc.groups.lock() = want;
+    Ok(0)
 }
 
 pub fn clock_settime(_c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {

@@ -23,7 +23,7 @@ pub fn getgid(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn getgroups(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let g = &c.proc.groups;
+    let g = c.proc.groups.lock().clone();
     let n = a[0] as i32;
     if n < 0 {
         kerr!(EINVAL);
@@ -224,15 +224,45 @@ pub fn get_robust_list(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// The thread a sched_* call names: 0 is the caller; the first process's parent (outside
+/// myst) exists but may only be read; a negative pid is `neg`.
+pub fn sched_thread(c: &Ctx<'_>, pid: u64, write: bool, neg: myst_abi::Errno) -> KResult<Option<alloc::sync::Arc<crate::process::Thread>>> {
+    let pid = pid as i32;
+    if pid < 0 {
+        return Err(neg.into());
+    }
+    if pid == 0 {
+        return Ok(Some(c.thread.clone()));
+    }
+    if let Some(t) = c.k.thread(pid as u32) {
+        return Ok(Some(t));
+    }
+    if pid as u32 == crate::process::FIRST_PID - 1 {
+        if write {
+            kerr!(EPERM, "the parent of the first process is outside myst");
+        }
+        return Ok(None);
+    }
+    kerr!(ESRCH)
+}
+
+/// The CPUs a thread may report: every CPU, up to --max-affinity-cpus.
+fn cpu_count(c: &Ctx<'_>) -> u32 {
+    let n = crate::tcall().info().ncpus.max(1);
+    if c.k.max_affinity_cpus > 0 {
+        n.min(c.k.max_affinity_cpus)
+    } else {
+        n
+    }
+}
+
 pub fn sched_getaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let t = sched_thread(c, a[0], false, myst_abi::Errno::ESRCH)?;
     let size = a[1] as usize;
     if size == 0 || !size.is_multiple_of(8) {
         kerr!(EINVAL);
     }
-    let mut n = crate::tcall().info().ncpus.max(1);
-    if c.k.max_affinity_cpus > 0 {
-        n = n.min(c.k.max_affinity_cpus);
-    }
+    let n = cpu_count(c);
     let bytes = (n as usize).div_ceil(64) * 8;
     if size < bytes {
         kerr!(EINVAL);
@@ -241,8 +271,30 @@ pub fn sched_getaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     for i in 0..n as usize {
         mask[i / 8] |= 1 << (i % 8);
     }
+    if let Some(set) = t.as_ref().and_then(|t| t.affinity.lock().clone()) {
+        for (m, s) in mask.iter_mut().zip(set.iter()) {
+            *m &= *s;
+        }
+    }
     c.user().write(a[2], &mask)?;
     Ok(bytes as u64)
+}
+
+pub fn sched_setaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let t = sched_thread(c, a[0], true, myst_abi::Errno::ESRCH)?.ok_or(myst_abi::Errno::ESRCH)?;
+    let n = cpu_count(c) as usize;
+    let given = c.user().read_vec(a[2], (a[1] as usize).min(1024))?;
+    let mut mask = alloc::vec![0u8; n.div_ceil(64) * 8];
+    for i in 0..n {
+        if given.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0) {
+            mask[i / 8] |= 1 << (i % 8);
+        }
+    }
+    if mask.iter().all(|b| *b == 0) {
+        kerr!(EINVAL, "the mask names no available CPU");
+    }
+    *t.affinity.lock() = Some(mask);
+    Ok(0)
 }
 
 pub fn sched_yield(_c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {

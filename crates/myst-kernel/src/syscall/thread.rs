@@ -58,6 +58,7 @@ fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
     let tid = c.k.alloc_tid();
     let t = Thread::new(tid, c.proc.clone());
     *t.sigmask.lock() = *c.thread.sigmask.lock();
+    *t.affinity.lock() = c.thread.affinity.lock().clone();
     if f & CLONE_CHILD_CLEARTID != 0 {
         *t.clear_child_tid.lock() = ca.ctid;
     }
@@ -104,6 +105,7 @@ fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
     child.vfork_hosted.store(shared_vm, Ordering::SeqCst);
     let t = Thread::new(pid, child.clone());
     *t.sigmask.lock() = *c.thread.sigmask.lock();
+    *t.affinity.lock() = c.thread.affinity.lock().clone();
     *t.altstack.lock() = *c.thread.altstack.lock();
     if f & CLONE_CHILD_CLEARTID != 0 {
         *t.clear_child_tid.lock() = ca.ctid;

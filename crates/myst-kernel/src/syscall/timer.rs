@@ -287,29 +287,14 @@ pub fn signalfd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     signalfd4(c, [a[0], a[1], a[2], 0, 0, 0])
 }
 
-pub fn sched_setaffinity(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
-        kerr!(ESRCH);
-    }
-    let mask = c.user().read_vec(a[2], (a[1] as usize).min(1024))?;
-    if mask.iter().all(|b| *b == 0) {
-        kerr!(EINVAL);
-    }
-    Ok(0)
-}
-
 pub fn sched_getparam(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
-        kerr!(ESRCH);
-    }
+    super::proc::sched_thread(c, a[0], false, myst_abi::Errno::EINVAL)?;
     c.user().write_u32(a[1], 0)?;
     Ok(0)
 }
 
 pub fn sched_setparam(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
-        kerr!(ESRCH);
-    }
+    super::proc::sched_thread(c, a[0], true, myst_abi::Errno::EINVAL)?;
     let p = u32::from_le_bytes(c.user().read_arr::<4>(a[1])?);
     if p != 0 {
         kerr!(EINVAL);
@@ -318,16 +303,12 @@ pub fn sched_setparam(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn sched_getscheduler(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
-        kerr!(ESRCH);
-    }
+    super::proc::sched_thread(c, a[0], false, myst_abi::Errno::EINVAL)?;
     Ok(0)
 }
 
 pub fn sched_setscheduler(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] != 0 && c.k.thread(a[0] as u32).is_none() {
-        kerr!(ESRCH);
-    }
+    super::proc::sched_thread(c, a[0], true, myst_abi::Errno::EINVAL)?;
     let policy = a[1] as u32 & !0x4000_0000;
     let p = u32::from_le_bytes(c.user().read_arr::<4>(a[2])?);
     match policy {

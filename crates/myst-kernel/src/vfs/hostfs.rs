@@ -6,7 +6,6 @@ use super::{DirEntry, Inode, InodeRef, SetAttr};
 use crate::error::KResult;
 use crate::kerr;
 use crate::sync::Mutex;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -23,7 +22,7 @@ pub struct HostFs {
 /// A hostfs inode: a path relative to the mount.
 pub struct HostNode {
     fs: Arc<HostFs>,
-    rel: String,
+    rel: Vec<u8>,
     /// Lazily opened host handle and whether it is writable.
     handle: Mutex<Option<(u32, bool)>>,
 }
@@ -33,25 +32,30 @@ impl HostFs {
     pub fn mount(path: &str) -> KResult<InodeRef> {
         let root = crate::tcall().host_mount(path)?;
         let fs = Arc::new(HostFs { root, dev: super::DEV_IDS.next() });
-        Ok(Arc::new(HostNode { fs, rel: String::from("."), handle: Mutex::new(None) }))
+        Ok(Arc::new(HostNode { fs, rel: b".".to_vec(), handle: Mutex::new(None) }))
     }
 }
 
-fn name_ok(name: &[u8]) -> KResult<&str> {
+fn name_ok(name: &[u8]) -> KResult<&[u8]> {
     // The VFS never passes "." or ".." here, but refuse them anyway: defence in depth.
+    // (Names are bytes, as on Linux: not necessarily UTF-8.)
     if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0) {
         kerr!(EINVAL);
     }
-    match core::str::from_utf8(name) {
-        Ok(s) => Ok(s),
-        Err(_) => kerr!(EILSEQ, "hostfs names must be UTF-8"),
-    }
+    Ok(name)
 }
 
 impl HostNode {
-    fn child_path(&self, name: &[u8]) -> KResult<String> {
+    fn child_path(&self, name: &[u8]) -> KResult<Vec<u8>> {
         let n = name_ok(name)?;
-        Ok(if self.rel == "." { String::from(n) } else { alloc::format!("{}/{}", self.rel, n) })
+        Ok(if self.rel == b"." {
+            n.to_vec()
+        } else {
+            let mut p = self.rel.clone();
+            p.push(b'/');
+            p.extend_from_slice(n);
+            p
+        })
     }
 
     fn child(&self, name: &[u8]) -> KResult<Arc<HostNode>> {
