@@ -809,7 +809,7 @@ impl Tcall for LinuxTarget {
         let rfd = self.root(root)?;
         // Open the node itself without following, then change it through the handle.
         let fd = Fd(open_beneath(rfd, rel, libc::O_PATH, 0)?);
-        let path = cstr(&format!("/proc/self/fd/{}", fd.0))?;
+        let path = cstr(format!("/proc/self/fd/{}", fd.0))?;
         // SAFETY: chmod through the magic link of an O_PATH handle we hold (never a symlink:
         // O_NOFOLLOW|O_PATH on a symlink yields the link, and chmod on it fails cleanly).
         check(unsafe { libc::chmod(path.as_ptr(), mode) } as libc::c_long).map(|_| ())
