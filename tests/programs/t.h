@@ -79,33 +79,33 @@ T_FN const char *t_errname(int e)
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
-        t_checks++;                                                          \
+        __atomic_add_fetch(&t_checks, 1, __ATOMIC_RELAXED); /* threads check too */ \
         if (!(cond)) {                                                       \
             int e_ = errno;                                                  \
             printf("FAIL %s:%d: %s (errno %s)\n", __FILE__, __LINE__, #cond, \
                    t_errname(e_));                                           \
-            t_failures++;                                                    \
+            __atomic_add_fetch(&t_failures, 1, __ATOMIC_RELAXED);            \
         }                                                                    \
     } while (0)
 
 /* Check that expr returns -1 with errno e. */
 #define CHECK_ERR(expr, e)                                                   \
     do {                                                                     \
-        t_checks++;                                                          \
+        __atomic_add_fetch(&t_checks, 1, __ATOMIC_RELAXED); /* threads check too */ \
         errno = 0;                                                           \
         long r_ = (long)(expr);                                              \
         int e_ = errno;                                                      \
         if (r_ != -1 || e_ != (e)) {                                         \
             printf("FAIL %s:%d: %s: want -1/%s, got %ld/%s\n", __FILE__,     \
                    __LINE__, #expr, t_errname(e), r_, t_errname(e_));        \
-            t_failures++;                                                    \
+            __atomic_add_fetch(&t_failures, 1, __ATOMIC_RELAXED);            \
         }                                                                    \
     } while (0)
 
 /* Check that expr == want (both as long). */
 #define CHECK_EQ(expr, want)                                                 \
     do {                                                                     \
-        t_checks++;                                                          \
+        __atomic_add_fetch(&t_checks, 1, __ATOMIC_RELAXED); /* threads check too */ \
         errno = 0;                                                           \
         long r_ = (long)(expr);                                              \
         long w_ = (long)(want);                                              \
@@ -113,7 +113,7 @@ T_FN const char *t_errname(int e)
         if (r_ != w_) {                                                      \
             printf("FAIL %s:%d: %s: want %ld, got %ld (errno %s)\n",         \
                    __FILE__, __LINE__, #expr, w_, r_, t_errname(e_));        \
-            t_failures++;                                                    \
+            __atomic_add_fetch(&t_failures, 1, __ATOMIC_RELAXED);            \
         }                                                                    \
     } while (0)
 
