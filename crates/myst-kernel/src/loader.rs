@@ -175,7 +175,7 @@ pub struct Prepared {
 }
 
 /// Resolves, reads and parses `path` (relative to `cwd`), following `#!` interpreters.
-pub fn prepare(k: &Kernel, cwd: &str, path: &[u8], argv: Vec<Vec<u8>>, depth: u32) -> Result<Prepared, ExecError> {
+pub fn prepare(k: &Kernel, cwd: &[u8], path: &[u8], argv: Vec<Vec<u8>>, depth: u32) -> Result<Prepared, ExecError> {
     let given = String::from_utf8_lossy(path).into_owned();
     if path.is_empty() {
         return Err(eerr(Errno::ENOENT, format!("{given}: empty program path")));
@@ -230,7 +230,7 @@ pub fn prepare(k: &Kernel, cwd: &str, path: &[u8], argv: Vec<Vec<u8>>, depth: u3
         }
         None => None,
     };
-    Ok(Prepared { path: canon, given, data, elf, interp, argv })
+    Ok(Prepared { path: String::from_utf8_lossy(&canon).into_owned(), given, data, elf, interp, argv })
 }
 
 /// Maps a prepared program into `proc`'s (empty) address space and builds its stack.

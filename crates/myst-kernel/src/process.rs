@@ -83,7 +83,7 @@ pub struct Process {
     /// Descriptors.
     pub fds: Mutex<FdTable>,
     /// Working directory (absolute, canonical).
-    pub cwd: Mutex<String>,
+    pub cwd: Mutex<Vec<u8>>,
     /// File-creation mask.
     pub umask: Mutex<u32>,
     /// Resource limits.
@@ -182,7 +182,7 @@ impl Process {
             start_ns: 0,
             mm: Mutex::new(Mm { limit: info.memory_size, ..Mm::new(start, end) }),
             fds: Mutex::new(fds),
-            cwd: Mutex::new(String::from("/")),
+            cwd: Mutex::new(b"/".to_vec()),
             umask: Mutex::new(0o022),
             rlimits: Mutex::new(default_rlimits(
                 1024,

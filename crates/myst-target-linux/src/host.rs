@@ -777,6 +777,12 @@ impl Tcall for LinuxTarget {
         check(unsafe { libc::mkdirat(dir.0, last.as_ptr(), mode) } as libc::c_long).map(|_| ())
     }
 
+    fn host_mksock(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()> {
+        let (dir, last) = self.parent(root, rel)?;
+        // SAFETY: valid fd and C string; a socket node needs no privilege.
+        check(unsafe { libc::mknodat(dir.0, last.as_ptr(), libc::S_IFSOCK | (mode & 0o7777), 0) } as libc::c_long).map(|_| ())
+    }
+
     fn host_unlink(&self, root: u32, rel: &[u8], is_dir: bool) -> TResult<()> {
         let (dir, last) = self.parent(root, rel)?;
         let fl = if is_dir { libc::AT_REMOVEDIR } else { 0 };

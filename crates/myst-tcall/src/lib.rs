@@ -282,6 +282,9 @@ pub trait Tcall: Sync {
     fn host_readlink(&self, root: u32, rel: &[u8], buf: &mut [u8]) -> TResult<usize>;
     /// Creates a directory.
     fn host_mkdir(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()>;
+    /// Creates a socket node (`S_IFSOCK`, what `bind` of an AF_UNIX path leaves); other
+    /// kinds are refused with EPERM.
+    fn host_mksock(&self, root: u32, rel: &[u8], mode: u32) -> TResult<()>;
     /// Removes a file (`dir == false`) or an empty directory.
     fn host_unlink(&self, root: u32, rel: &[u8], dir: bool) -> TResult<()>;
     /// Renames within the same root.

@@ -161,7 +161,7 @@ fn parse_addr(addr: &[u8], for_bind: bool) -> KResult<(Vec<u8>, Vec<u8>, Option<
         }
         kerr!(ECONNREFUSED);
     }
-    let mut key = parent.dir_path.as_bytes().to_vec();
+    let mut key = parent.dir_path.clone();
     if key.last() != Some(&b'/') {
         key.push(b'/');
     }

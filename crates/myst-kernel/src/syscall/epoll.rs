@@ -12,7 +12,7 @@ use myst_abi::consts::*;
 use myst_abi::structs::Timespec;
 
 fn create(c: &Ctx<'_>, cloexec: bool) -> KResult<u64> {
-    let f = OpenFile::new(Epoll::new(), "anon_inode:[eventpoll]".into(), O_RDWR);
+    let f = OpenFile::new(Epoll::new(), "anon_inode:[eventpoll]", O_RDWR);
     Ok(c.proc.fds.lock().alloc(FdEntry { file: f, cloexec }, 0)? as u64)
 }
 

@@ -25,7 +25,7 @@ fn do_execve(c: &mut Ctx<'_>, dirfd: u64, pathp: u64, argvp: u64, envpp: u64, fl
         if flags & AT_EMPTY_PATH == 0 {
             kerr!(ENOENT);
         }
-        c.file(dirfd)?.path.clone().into_bytes()
+        c.file(dirfd)?.path.clone()
     } else {
         c.abs_path(dirfd, &path)?
     };

@@ -5,7 +5,6 @@ use crate::error::KResult;
 use crate::fdtable::FdEntry;
 use crate::kerr;
 use crate::vfs::{InodeRef, OpenFile, SetAttr};
-use alloc::string::String;
 use alloc::vec::Vec;
 use myst_abi::consts::*;
 use myst_abi::structs::{push_dirent64, Stat, Timespec};
@@ -17,7 +16,7 @@ fn is_dir(i: &InodeRef) -> KResult<bool> {
 }
 
 /// Resolves (dirfd, path) to an inode and its canonical path.
-fn lookup_at(c: &Ctx<'_>, dirfd: u64, ptr: u64, follow: bool, empty_ok: bool) -> KResult<(InodeRef, String)> {
+fn lookup_at(c: &Ctx<'_>, dirfd: u64, ptr: u64, follow: bool, empty_ok: bool) -> KResult<(InodeRef, Vec<u8>)> {
     let p = c.path_arg(ptr)?;
     if p.is_empty() {
         if !empty_ok {
@@ -25,7 +24,7 @@ fn lookup_at(c: &Ctx<'_>, dirfd: u64, ptr: u64, follow: bool, empty_ok: bool) ->
         }
         if dirfd as i32 == AT_FDCWD {
             let cwd = c.proc.cwd.lock().clone();
-            return c.k.vfs.walk(cwd.as_bytes(), true);
+            return c.k.vfs.walk(&cwd, true);
         }
         let f = c.file(dirfd)?;
         return Ok((f.inode.clone(), f.path.clone()));
@@ -71,11 +70,7 @@ fn do_open(c: &Ctx<'_>, dirfd: u64, ptr: u64, flags: u32, mode: u32) -> KResult<
                 let umask = *c.proc.umask.lock();
                 let cr = c.proc.creds;
                 let n = par.dir.create(&par.name, S_IFREG | (mode & 0o7777 & !umask), 0, cr.uid, cr.gid)?;
-                let mut path = par.dir_path.clone();
-                if !path.ends_with('/') {
-                    path.push('/');
-                }
-                path.push_str(&String::from_utf8_lossy(&par.name));
+                let path = crate::vfs::join(&par.dir_path, &par.name);
                 (n, path)
             }
             Err(e) => return Err(e),
@@ -353,13 +348,13 @@ fn do_rename(c: &Ctx<'_>, ofd: u64, optr: u64, nfd: u64, nptr: u64, flags: u32) 
     }
     // Moving a directory into its own subtree.
     if is_dir(&src)? {
-        let mut from = op.dir_path.clone();
-        if !from.ends_with('/') {
-            from.push('/');
-        }
-        from.push_str(&String::from_utf8_lossy(&op.name));
+        let mut from = crate::vfs::join(&op.dir_path, &op.name);
         let to = &np.dir_path;
-        if to == &from || to.starts_with(&alloc::format!("{from}/")) {
+        let inside = to == &from || {
+            from.push(b'/');
+            to.starts_with(&from)
+        };
+        if inside {
             kerr!(EINVAL);
         }
     }
@@ -587,10 +582,10 @@ pub fn sync(_c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
 pub fn getcwd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let cwd = c.proc.cwd.lock().clone();
     // A removed working directory has no path any more.
-    if c.k.vfs.walk(cwd.as_bytes(), true).is_err() {
+    if c.k.vfs.walk(&cwd, true).is_err() {
         kerr!(ENOENT);
     }
-    let mut v: Vec<u8> = cwd.into_bytes();
+    let mut v: Vec<u8> = cwd;
     v.push(0);
     if (a[1] as usize) < v.len() {
         kerr!(ERANGE);
@@ -599,7 +594,7 @@ pub fn getcwd(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     Ok(v.len() as u64)
 }
 
-fn set_cwd(c: &Ctx<'_>, n: &InodeRef, path: String) -> KResult<u64> {
+fn set_cwd(c: &Ctx<'_>, n: &InodeRef, path: Vec<u8>) -> KResult<u64> {
     if !is_dir(n)? {
         kerr!(ENOTDIR);
     }

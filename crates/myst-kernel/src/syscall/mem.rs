@@ -36,7 +36,7 @@ pub fn mmap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         if ty != MAP_PRIVATE && prot & PROT_WRITE != 0 && acc != O_RDWR {
             kerr!(EACCES);
         }
-        name = f.path.clone();
+        name = String::from_utf8_lossy(&f.path).into_owned();
     }
     let t = crate::tcall();
     let mut mm = c.proc.mm.lock();

@@ -162,7 +162,7 @@ impl Ctx<'_> {
         }
         let f = self.file(dirfd)?;
         if path.is_empty() {
-            return Ok(f.path.as_bytes().to_vec());
+            return Ok(f.path.clone());
         }
         if f.inode.stat()?.mode & S_IFMT != S_IFDIR {
             kerr!(ENOTDIR);

@@ -55,7 +55,7 @@ pub fn mount(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         "ext2" => MountKind::Ext2 { key, pubkey: None, roothash, key_file: None },
         _ => kerr!(ENODEV, "supported file-system types: ext2, hostfs, ramfs, tmpfs"),
     };
-    let spec = MountSpec { source, target, kind };
+    let spec = MountSpec { source, target: String::from_utf8_lossy(&target).into_owned(), kind };
     crate::mount_spec(c.k, &spec, &c.k.trust).map_err(|e| {
         c.k.log(&alloc::format!("mount: {e}"));
         crate::Error::from(myst_abi::Errno::EINVAL)
@@ -71,6 +71,6 @@ pub fn umount2(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     }
     let p = c.path_arg(a[0])?;
     let (_, target) = c.k.vfs.walk(&c.abs_path(AT, &p)?, true)?;
-    c.k.vfs.umount(&target)?;
+    c.k.vfs.umount(&String::from_utf8_lossy(&target))?;
     Ok(0)
 }

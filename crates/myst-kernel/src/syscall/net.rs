@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use myst_abi::consts::*;
 
 fn install(c: &Ctx<'_>, inode: InodeRef, flags: u32) -> KResult<i32> {
-    let f = OpenFile::new(inode, "socket:".into(), O_RDWR | (flags & O_NONBLOCK));
+    let f = OpenFile::new(inode, "socket:", O_RDWR | (flags & O_NONBLOCK));
     c.proc.fds.lock().alloc(FdEntry { file: f, cloexec: flags & O_CLOEXEC != 0 }, 0)
 }
 

@@ -16,8 +16,8 @@ fn do_pipe(c: &mut Ctx<'_>, ptr: u64, flags: u32) -> KResult<u64> {
     }
     let (r, w) = crate::vfs::pipe::new_pipe();
     let st = flags & O_NONBLOCK;
-    let rf = OpenFile::new(r, "pipe:".into(), O_RDONLY | st);
-    let wf = OpenFile::new(w, "pipe:".into(), O_WRONLY | st);
+    let rf = OpenFile::new(r, "pipe:", O_RDONLY | st);
+    let wf = OpenFile::new(w, "pipe:", O_WRONLY | st);
     let cloexec = flags & O_CLOEXEC != 0;
     let (a, b) = {
         let mut t = c.proc.fds.lock();

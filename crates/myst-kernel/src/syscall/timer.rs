@@ -207,7 +207,7 @@ pub fn timer_delete(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 fn install(c: &Ctx<'_>, inode: crate::vfs::InodeRef, name: &str, flags: u32) -> KResult<u64> {
-    let f = OpenFile::new(inode, name.into(), O_RDWR | (flags & O_NONBLOCK));
+    let f = OpenFile::new(inode, name, O_RDWR | (flags & O_NONBLOCK));
     Ok(c.proc.fds.lock().alloc(FdEntry { file: f, cloexec: flags & O_CLOEXEC != 0 }, 0)? as u64)
 }
 

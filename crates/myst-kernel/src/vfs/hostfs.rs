@@ -119,11 +119,17 @@ impl Inode for HostNode {
     }
 
     fn create(&self, name: &[u8], mode: u32, _rdev: u64, _uid: u32, _gid: u32) -> KResult<InodeRef> {
-        if mode & S_IFMT != S_IFREG && mode & S_IFMT != 0 {
-            kerr!(EPERM, "hostfs only creates regular files, directories and symlinks");
-        }
         let c = self.child(name)?;
         let t = crate::tcall();
+        if mode & S_IFMT == S_IFSOCK {
+            // The node an AF_UNIX bind leaves (the socket itself lives in the kernel).
+            t.host_mksock(self.fs.root, &c.rel, mode & 0o7777)?;
+            t.host_chmod(self.fs.root, &c.rel, mode & 0o7777)?;
+            return Ok(c);
+        }
+        if mode & S_IFMT != S_IFREG && mode & S_IFMT != 0 {
+            kerr!(EPERM, "hostfs only creates regular files, directories, symlinks and socket nodes");
+        }
         let fh = t.host_open(self.fs.root, &c.rel, O_RDWR | O_CREAT | O_EXCL, mode & 0o7777)?;
         *c.handle.lock() = Some((fh, true));
         // The host applies its own umask; the application's (already applied) must win.

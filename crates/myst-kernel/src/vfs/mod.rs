@@ -218,7 +218,7 @@ pub struct Parent {
     /// The parent directory.
     pub dir: InodeRef,
     /// Absolute path of the parent.
-    pub dir_path: String,
+    pub dir_path: Vec<u8>,
     /// Last component ("" when the path names the root or ends in "/").
     pub name: Vec<u8>,
     /// Whether the path had a trailing slash.
@@ -236,11 +236,11 @@ fn key(i: &InodeRef) -> KResult<(u64, u64)> {
 }
 
 /// Joins an absolute base and a relative path textually.
-pub fn join(base: &str, rel: &[u8]) -> Vec<u8> {
+pub fn join(base: &[u8], rel: &[u8]) -> Vec<u8> {
     if rel.first() == Some(&b'/') {
         return rel.to_vec();
     }
-    let mut v = base.as_bytes().to_vec();
+    let mut v = base.to_vec();
     if v.last() != Some(&b'/') {
         v.push(b'/');
     }
@@ -313,7 +313,7 @@ impl Vfs {
     }
 
     /// Resolves an absolute path. Returns the inode and its canonical absolute path.
-    pub fn walk(&self, path: &[u8], follow_last: bool) -> KResult<(InodeRef, String)> {
+    pub fn walk(&self, path: &[u8], follow_last: bool) -> KResult<(InodeRef, Vec<u8>)> {
         let mut stack: Vec<(InodeRef, Vec<u8>)> = Vec::new();
         let mut budget = MAX_SYMLINKS;
         self.walk_into(&mut stack, path, follow_last, &mut budget)?;
@@ -417,14 +417,14 @@ impl Vfs {
     }
 }
 
-fn stack_path(stack: &[(InodeRef, Vec<u8>)]) -> String {
+fn stack_path(stack: &[(InodeRef, Vec<u8>)]) -> Vec<u8> {
     if stack.is_empty() {
-        return "/".into();
+        return b"/".to_vec();
     }
-    let mut s = String::new();
+    let mut s = Vec::new();
     for (_, n) in stack {
-        s.push('/');
-        s.push_str(&String::from_utf8_lossy(n));
+        s.push(b'/');
+        s.extend_from_slice(n);
     }
     s
 }
@@ -433,8 +433,9 @@ fn stack_path(stack: &[(InodeRef, Vec<u8>)]) -> String {
 pub struct OpenFile {
     /// The inode.
     pub inode: InodeRef,
-    /// Absolute path at open time (for `*at` calls, /proc and diagnostics).
-    pub path: String,
+    /// Absolute path at open time (for `*at` calls, /proc and diagnostics); bytes, as
+    /// Linux names are (not necessarily UTF-8).
+    pub path: Vec<u8>,
     /// Status flags (`O_APPEND`, `O_NONBLOCK`… plus the access mode).
     pub flags: Mutex<u32>,
     /// File offset.
@@ -445,8 +446,8 @@ pub struct OpenFile {
 
 impl OpenFile {
     /// A new open file.
-    pub fn new(inode: InodeRef, path: String, flags: u32) -> Arc<Self> {
-        Arc::new(Self { inode, path, flags: Mutex::new(flags), pos: Mutex::new(0), dir_cache: Mutex::new(None) })
+    pub fn new(inode: InodeRef, path: impl AsRef<[u8]>, flags: u32) -> Arc<Self> {
+        Arc::new(Self { inode, path: path.as_ref().to_vec(), flags: Mutex::new(flags), pos: Mutex::new(0), dir_cache: Mutex::new(None) })
     }
 
     fn can_read(&self) -> bool {

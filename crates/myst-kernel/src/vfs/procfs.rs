@@ -486,13 +486,13 @@ impl Inode for ProcNode {
                 format!("{}/task/{tid}", current_pid()).into_bytes()
             }
             Node::PidLink(p, "exe") => proc_of(*p)?.exe().into_bytes(),
-            Node::PidLink(p, "cwd") => proc_of(*p)?.cwd.lock().clone().into_bytes(),
+            Node::PidLink(p, "cwd") => proc_of(*p)?.cwd.lock().clone(),
             Node::PidLink(_, "root") => b"/".to_vec(),
             Node::FdLink(p, fd) => {
                 let pr = proc_of(*p)?;
                 let t = pr.fds.lock();
                 let e = t.get(*fd)?;
-                e.file.path.clone().into_bytes()
+                e.file.path.clone()
             }
             _ => kerr!(EINVAL),
         })
