@@ -2,6 +2,7 @@
  * (monotonicity and consistency), nanosleep/clock_nanosleep (at least the
  * requested duration), getrandom. */
 #include "t.h"
+#include <pthread.h>
 #include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
@@ -62,6 +63,49 @@ static void test_clocks(void)
     CHECK_ERR(clock_getres((clockid_t)12345, &ts), EINVAL);
     CHECK_EQ(clock_getres(CLOCK_MONOTONIC, NULL), 0);
     CHECK_ERR(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, t_bad_ptr(8)), EFAULT);
+}
+
+static volatile int cpu_stop;
+static volatile pid_t cpu_tid;
+
+static void *cpu_spinner(void *arg)
+{
+    (void)arg;
+    cpu_tid = (pid_t)syscall(SYS_gettid);
+    while (!cpu_stop)
+        ;
+    return NULL;
+}
+
+/* CPU-time clocks of a process and of a thread (clock_getcpuclockid, pthread_getcpuclockid):
+ * the ids encode a pid or tid, read through libc (the vDSO, under myst) */
+static void test_cpu_clocks(void)
+{
+    t_section("CPU-time clocks of processes and threads");
+    clockid_t self_c, pid_c, thr_c;
+    CHECK_EQ(clock_getcpuclockid(0, &self_c), 0);
+    CHECK_EQ(clock_getcpuclockid(getpid(), &pid_c), 0);
+    pthread_t t;
+    cpu_stop = 0;
+    cpu_tid = 0;
+    CHECK_EQ(pthread_create(&t, NULL, cpu_spinner, NULL), 0);
+    while (!cpu_tid)
+        usleep(1000);
+    CHECK_EQ(pthread_getcpuclockid(t, &thr_c), 0);
+    long long t0 = now_ns(thr_c), p0 = now_ns(pid_c), s0 = now_ns(self_c), m0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    usleep(100000); /* the spinner runs meanwhile; this thread sleeps */
+    long long t1 = now_ns(thr_c), p1 = now_ns(pid_c), s1 = now_ns(self_c), m1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    cpu_stop = 1;
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK(t1 - t0 > 20 * 1000000LL); /* the spinner's clock ran */
+    CHECK(p1 - p0 > 20 * 1000000LL && s1 - s0 > 20 * 1000000LL);
+    CHECK(m1 - m0 < t1 - t0); /* meanwhile this thread used less CPU than the spinner */
+    struct timespec ts;
+    pid_t gone = cpu_tid;
+    clockid_t gone_c = (clockid_t)((~(clockid_t)gone) << 3) | 4 | 2; /* a thread that has ended */
+    usleep(10000);
+    CHECK_ERR(clock_gettime(gone_c, &ts), EINVAL);
+    printf("a spinning thread's clock and the process clock advance while the reader sleeps; an ended thread's clock is EINVAL\n");
 }
 
 static void test_wallclock(void)
@@ -176,6 +220,7 @@ static void test_random(void)
 
 int main(void)
 {
+    test_cpu_clocks();
     test_clocks();
     test_wallclock();
     test_sleep();

@@ -13,6 +13,7 @@ pub mod heap;
 pub mod host;
 pub mod probe;
 pub mod region;
+pub mod vdso;
 
 pub use heap::SharedHeap;
 pub use host::LinuxTarget;

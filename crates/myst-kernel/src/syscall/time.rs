@@ -22,8 +22,42 @@ fn clock_ok(id: u64) -> KResult<u32> {
     }
 }
 
+/// A clock id for the host: the fixed clocks as they are; a CPU-time clock of a process or
+/// thread (the negative ids `clock_getcpuclockid`/`pthread_getcpuclockid` make: `~pid << 3`
+/// plus PROF 0 / VIRT 1 / SCHED 2, plus 4 for a thread) is mapped to the same clock of the
+/// host process or host thread that runs it.
+fn host_clock(c: &Ctx<'_>, id: u64) -> KResult<u32> {
+    let raw = id as u32 as i32;
+    if raw >= 0 {
+        return clock_ok(id);
+    }
+    let which = raw & 3;
+    if which == 3 {
+        kerr!(EINVAL);
+    }
+    let pid = !(raw >> 3) as u32;
+    let host_id = if raw & 4 != 0 {
+        // A thread of the caller's own process (Linux refuses others with EINVAL).
+        let t = if pid == 0 { Some(c.thread.clone()) } else { c.k.thread(pid) };
+        let Some(t) = t.filter(|t| alloc::sync::Arc::ptr_eq(&t.process, c.proc)) else { kerr!(EINVAL) };
+        let host_tid = t.host.lock().1;
+        (!host_tid << 3) | 4 | which
+    } else {
+        let host_pid = if pid == 0 || pid == c.proc.pid {
+            c.proc.host_pid.load(core::sync::atomic::Ordering::Relaxed)
+        } else {
+            match c.k.procs.lock().get(&pid) {
+                Some(p) => p.host_pid.load(core::sync::atomic::Ordering::Relaxed),
+                None => kerr!(EINVAL),
+            }
+        };
+        (!host_pid << 3) | which
+    };
+    Ok(host_id as u32)
+}
+
 pub fn clock_gettime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let id = clock_ok(a[0])?;
+    let id = host_clock(c, a[0])?;
     let t = crate::tcall().clock_gettime(id)?;
     if !t.is_valid() {
         kerr!(EIO, "host returned an invalid time");
@@ -33,7 +67,7 @@ pub fn clock_gettime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn clock_getres(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let id = clock_ok(a[0])?;
+    let id = host_clock(c, a[0])?;
     if a[1] != 0 {
         let res = if id == CLOCK_REALTIME_COARSE || id == CLOCK_MONOTONIC_COARSE { 4_000_000 } else { 1 };
         c.user().write(a[1], &Timespec { sec: 0, nsec: res }.to_bytes())?;
