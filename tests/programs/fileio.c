@@ -212,7 +212,19 @@ static void test_lseek(void)
         zeros += buf[i] == 0;
     CHECK_EQ(zeros, 10);
     close(fd);
-    printf("lseek ok\n");
+    /* /dev/null and /dev/zero are seekable (the position stays 0); pread works */
+    fd = open("/dev/null", O_RDWR);
+    CHECK_EQ(lseek(fd, 100, SEEK_SET), 0);
+    CHECK_EQ(lseek(fd, 0, SEEK_END), 0);
+    CHECK_EQ(pread(fd, buf, 4, 10), 0);
+    close(fd);
+    fd = open("/dev/zero", O_RDONLY);
+    CHECK_EQ(lseek(fd, 7, SEEK_CUR), 0);
+    buf[0] = 1;
+    CHECK_EQ(pread(fd, buf, 4, 10), 4);
+    CHECK_EQ(buf[0], 0);
+    close(fd);
+    printf("lseek ok (files, /dev/null, /dev/zero)\n");
 }
 
 static void test_truncate_sync(void)

@@ -47,7 +47,8 @@ impl Inode for CharDev {
         Ok(Stat { dev: self.dev, ino: self.ino, nlink: 1, mode: S_IFCHR | 0o666, rdev, blksize: 4096, ..Default::default() })
     }
     fn is_stream(&self) -> bool {
-        true
+        // Seekable as on Linux (lseek succeeds and leaves the position at 0; pread works).
+        false
     }
     fn read_at(&self, _off: u64, buf: &mut [u8]) -> KResult<usize> {
         match self.kind {

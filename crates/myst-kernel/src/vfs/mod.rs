@@ -521,6 +521,14 @@ impl OpenFile {
         if self.inode.is_stream() {
             kerr!(ESPIPE);
         }
+        if self.inode.as_any().downcast_ref::<devfs::CharDev>().is_some() {
+            // /dev/null, zero, full, random: any seek succeeds and the position stays 0.
+            if whence > SEEK_HOLE {
+                kerr!(EINVAL);
+            }
+            *self.pos.lock() = 0;
+            return Ok(0);
+        }
         let mut pos = self.pos.lock();
         let base: i64 = match whence {
             SEEK_SET => 0,
