@@ -101,6 +101,16 @@ static void test(int fam)
     }
     CHECK_EQ(got, 3);
     CHECK(strcmp(bufs[0], "m0") == 0 && strcmp(bufs[2], "m2") == 0);
+    /* the timeout: one datagram arrives, the call returns once the time is up (checked
+     * after each datagram) and writes back the time left (here 0) */
+    CHECK_EQ(send(s1, "t1", 2, 0), 2);
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    struct timespec to = {0, 0}; /* already expired: return after the first datagram */
+    int r = recvmmsg(s2, mm, 3, 0, &to);
+    CHECK_EQ(r, 1);
+    CHECK(to.tv_sec == 0 && to.tv_nsec == 0);
+    struct timespec bad = {0, 1000000000L};
+    CHECK_ERR(recvmmsg(s2, mm, 3, MSG_DONTWAIT, &bad), EINVAL);
     close(s1);
     close(s2);
 }

@@ -399,11 +399,23 @@ pub fn sendmmsg(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     Ok(i as u64)
 }
 
+/// recvmmsg: as Linux, the timeout is checked after each datagram (a call that has
+/// received some and then waits for more is not cut short), and the time left is written back.
 pub fn recvmmsg(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let f = sock(c, a[0])?;
     let n = (a[2] as usize).min(1024);
     let mut flags = a[3] as u32;
+    let end = if a[4] != 0 {
+        let t = myst_abi::structs::Timespec::from_bytes(&c.user().read_arr::<16>(a[4])?);
+        if !t.is_valid() {
+            kerr!(EINVAL);
+        }
+        Some(net::mono_now() + t.as_nanos())
+    } else {
+        None
+    };
     let mut i = 0;
+    let mut left = 0u128;
     while i < n {
         let p = a[1] + i as u64 * 64;
         match recv_one(c, &f, p, flags & !msg::WAITFORONE) {
@@ -415,6 +427,16 @@ pub fn recvmmsg(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             flags |= msg::DONTWAIT;
         }
         i += 1;
+        if let Some(end) = end {
+            left = end.saturating_sub(net::mono_now());
+            if left == 0 {
+                break;
+            }
+        }
+    }
+    if end.is_some() && i > 0 {
+        let t = myst_abi::structs::Timespec { sec: (left / 1_000_000_000) as i64, nsec: (left % 1_000_000_000) as i64 };
+        c.user().write(a[4], &t.to_bytes())?;
     }
     Ok(i as u64)
 }
