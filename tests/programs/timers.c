@@ -6,6 +6,7 @@
  * depend on timing are printed; timing-dependent ones are checked as
  * lower bounds. */
 #include "t.h"
+#include <sys/wait.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,6 +53,28 @@ static void wait_for(volatile sig_atomic_t *v, int n, int max_ms)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (*v < n && ms_since(&t0) < max_ms)
         usleep(1000);
+}
+
+/* Runs first: the first timer of the run is armed by a child that then exits; the
+ * parent's timers must still fire (the timer service must not die with the child). */
+static void test_timer_after_child(void)
+{
+    t_section("a child arms the first timer and exits");
+    pid_t p = fork();
+    if (p == 0) {
+        alarm(100);
+        usleep(10000);
+        _exit(0);
+    }
+    CHECK(p > 0);
+    CHECK_EQ(waitpid(p, NULL, 0), p);
+    signal(SIGALRM, alrm_handler);
+    got_alrm = 0;
+    alarm(1);
+    wait_for(&got_alrm, 1, 5000);
+    CHECK_EQ(got_alrm, 1);
+    signal(SIGALRM, SIG_DFL);
+    printf("the parent's alarm fires after the child's timer went away\n");
 }
 
 static void test_alarm(void)
@@ -429,6 +452,7 @@ static void test_clock_nanosleep(void)
 
 int main(void)
 {
+    test_timer_after_child();
     test_alarm();
     test_itimer();
     test_posix_timers();

@@ -617,6 +617,8 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
         mount_spec(k, m, &args.trust)?;
     }
 
+    // The timer service thread lives in this, the first, host process (see ensure_thread).
+    k.timers.ensure_thread();
     let info = t.info();
     let proc = Process::new_init(&info, &args)?;
     let thread = Thread::new(proc.pid, proc.clone());

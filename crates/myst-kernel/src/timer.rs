@@ -118,7 +118,10 @@ impl Timers {
         self.ensure_thread();
     }
 
-    fn ensure_thread(&self) {
+    /// Starts the timer thread. The kernel calls it at boot, in the first host process, so
+    /// that the thread lives as long as the application: a thread started by a forked
+    /// process would end with that process and stop every timer.
+    pub fn ensure_thread(&self) {
         if self.started.swap(1, Ordering::SeqCst) == 0 {
             let r = crate::tcall().kthread_spawn(alloc::boxed::Box::new(|| crate::kernel().timers.run()));
             if r.is_err() {
