@@ -309,11 +309,41 @@ static void test_creds(void)
     close(sv[1]);
 }
 
+/* bind with only the family: the kernel picks a unique abstract name ("\0" + 5 hex digits) */
+static void test_autobind(void)
+{
+    t_section("autobind");
+    int a = socket(AF_UNIX, SOCK_STREAM, 0), b = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un fam = {.sun_family = AF_UNIX}, na, nb;
+    CHECK_EQ(bind(a, (struct sockaddr *)&fam, sizeof(sa_family_t)), 0);
+    CHECK_EQ(bind(b, (struct sockaddr *)&fam, sizeof(sa_family_t)), 0);
+    socklen_t la = sizeof na, lb = sizeof nb;
+    CHECK_EQ(getsockname(a, (struct sockaddr *)&na, &la), 0);
+    CHECK_EQ(getsockname(b, (struct sockaddr *)&nb, &lb), 0);
+    CHECK_EQ(la, sizeof(sa_family_t) + 6);
+    CHECK(na.sun_path[0] == 0 && strspn(na.sun_path + 1, "0123456789abcdef") == 5);
+    CHECK(la != lb || memcmp(&na, &nb, la) != 0);
+    CHECK_EQ(listen(a, 1), 0);
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_EQ(connect(c, (struct sockaddr *)&na, la), 0);
+    int s = accept(a, NULL, NULL);
+    CHECK(s >= 0);
+    CHECK_EQ(write(c, "ab", 2), 2);
+    char buf[2];
+    CHECK_EQ(read(s, buf, 2), 2);
+    close(a);
+    close(b);
+    close(c);
+    close(s);
+    printf("bind(family only): two distinct abstract names, connectable\n");
+}
+
 int main(void)
 {
     t_mkdir("net_unix");
     t_section("socketpair");
     test_pairs();
+    test_autobind();
     t_section("path name in /dev/shm");
     test_named(0);
     t_section("abstract name");

@@ -172,6 +172,32 @@ fn parse_addr(addr: &[u8], for_bind: bool) -> KResult<(Vec<u8>, Vec<u8>, Option<
     Ok((rep, key, Some(parent)))
 }
 
+impl UnixSocket {
+    /// Binding to an address that is only the family: as Linux, a unique abstract name of
+    /// five hex digits ("\0" + "00001"…).
+    fn autobind(&self) -> KResult<()> {
+        static NEXT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
+        let mut names = super::state().names.lock();
+        for _ in 0..0x10_0000 {
+            let n = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) & 0xf_ffff;
+            let mut key = alloc::vec![0u8];
+            key.extend_from_slice(alloc::format!("{n:05x}").as_bytes());
+            if names.get(&key).and_then(|w| w.upgrade()).is_some_and(|s| !s.st.lock().closed) {
+                continue;
+            }
+            names.insert(key.clone(), Arc::downgrade(&self.inner));
+            drop(names);
+            let mut rep = (AF_UNIX as u16).to_le_bytes().to_vec();
+            rep.extend_from_slice(&key);
+            let mut st = self.inner.st.lock();
+            st.addr = Some((rep, key));
+            st.node = false;
+            return Ok(());
+        }
+        kerr!(ENOSPC)
+    }
+}
+
 /// Finds the socket bound to `addr`.
 fn lookup(addr: &[u8]) -> KResult<Arc<Inner>> {
     let (_, key, parent) = parse_addr(addr, false)?;
@@ -451,6 +477,9 @@ impl Socket for UnixSocket {
     fn bind(&self, addr: &[u8]) -> KResult<()> {
         if self.inner.st.lock().addr.is_some() {
             kerr!(EINVAL);
+        }
+        if addr.len() == 2 && u16::from_le_bytes([addr[0], addr[1]]) as u32 == AF_UNIX {
+            return self.autobind();
         }
         let (rep, key, parent) = parse_addr(addr, true)?;
         let mut node = false;
