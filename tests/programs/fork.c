@@ -537,6 +537,17 @@ static void test_wait(void)
     CHECK_EQ(seen, 31);
     CHECK_ERR(waitpid(-1, &st, WNOHANG), ECHILD);
     printf("waitpid(-1) reaped 5 children with their own codes\n");
+    /* many children that exit at once, while myst is still setting their process up */
+    int quick_ok = 0;
+    for (int i = 0; i < 300; i++) {
+        pid_t q = fork();
+        if (q == 0)
+            _exit(i & 0x7f);
+        if (q > 0 && WIFEXITED(wait_status(q)))
+            quick_ok++;
+    }
+    CHECK_EQ(quick_ok, 300);
+    printf("300 children that exit immediately: all reaped\n");
 }
 
 static void test_pipes(void)

@@ -305,12 +305,37 @@ fn start_watcher(root_pidfd: Option<i32>) -> Result<(), String> {
     if sfd < 0 {
         return Err(format!("signalfd: {}", std::io::Error::last_os_error()));
     }
-    let watch = move || loop {
+    // A raw pthread, not std::thread: std allocates from the global allocator (the shared
+    // kernel heap) while a thread starts, and a forked process that exits at once would end
+    // the thread halfway, with the heap's lock held for every other process.
+    let arg = ((sfd as u64) << 32) | (root_pidfd.unwrap_or(-1) as u32 as u64);
+    // SAFETY: a zeroed pthread_t out-parameter; the start routine takes its argument by value
+    // (two fds packed in the pointer) and never returns.
+    let r = unsafe {
+        let mut th: libc::pthread_t = std::mem::zeroed();
+        libc::pthread_create(&mut th, std::ptr::null(), watch_main, arg as usize as *mut libc::c_void)
+    };
+    if r != 0 {
+        return Err(format!("cannot start the watcher thread: {}", std::io::Error::from_raw_os_error(r)));
+    }
+    Ok(())
+}
+
+/// The watcher thread (see [`start_watcher`]): waits in `poll` and touches kernel state only
+/// to hand over a signal.
+extern "C" fn watch_main(arg: *mut libc::c_void) -> *mut libc::c_void {
+    let arg = arg as usize as u64;
+    let (sfd, root_pidfd) = ((arg >> 32) as i32, arg as u32 as i32);
+    // SAFETY: blocks every signal on this thread only (the forwarded ones are read from the
+    // signalfd; the gate's own signals must never land here).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+    }
+    loop {
         let mut fds =
-            [libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: -1, events: libc::POLLIN, revents: 0 }];
-        if let Some(p) = root_pidfd {
-            fds[1].fd = p;
-        }
+            [libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: root_pidfd, events: libc::POLLIN, revents: 0 }];
         // SAFETY: two valid pollfds (a negative fd is ignored by poll).
         if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } <= 0 {
             continue;
@@ -333,13 +358,7 @@ fn start_watcher(root_pidfd: Option<i32>) -> Result<(), String> {
                 }
             }
         }
-    };
-    std::thread::Builder::new()
-        .name("myst-watch".into())
-        .stack_size(64 << 10)
-        .spawn(watch)
-        .map(|_| ())
-        .map_err(|e| format!("cannot start the watcher thread: {e}"))
+    }
 }
 
 /// In a newly forked host process: start its watcher (see [`start_watcher`]).
