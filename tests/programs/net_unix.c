@@ -314,7 +314,7 @@ static void test_autobind(void)
 {
     t_section("autobind");
     int a = socket(AF_UNIX, SOCK_STREAM, 0), b = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un fam = {.sun_family = AF_UNIX}, na, nb;
+    struct sockaddr_un fam = {.sun_family = AF_UNIX}, na = {0}, nb = {0};
     CHECK_EQ(bind(a, (struct sockaddr *)&fam, sizeof(sa_family_t)), 0);
     CHECK_EQ(bind(b, (struct sockaddr *)&fam, sizeof(sa_family_t)), 0);
     socklen_t la = sizeof na, lb = sizeof nb;

@@ -235,6 +235,14 @@ impl Kernel {
     pub fn exit_process(&self, p: &Arc<Process>, wstatus: i32) -> ! {
         use core::sync::atomic::Ordering;
         let first = p.pid == process::FIRST_PID;
+        // The other threads leave the kernel first: the host process ends with them, and one
+        // ended inside the kernel could leave a lock in the shared kernel heap held for good.
+        // (The first process's end ends everything, so it does not wait.)
+        if !first {
+            if let Some(me) = current_thread().filter(|t| Arc::ptr_eq(&t.process, p)) {
+                kill_other_threads(self, p, me.tid);
+            }
+        }
         // Robust futexes held by any thread of the process are released (OWNER_DIED), so
         // waiters in other processes sharing the memory are not stuck.
         let tids: Vec<u32> = p.threads.lock().clone();
@@ -497,7 +505,7 @@ pub fn kill_other_threads(k: &Kernel, p: &Process, me: u32) {
             signal::kick(t);
         }
     }
-    k.log("execve: other threads did not stop in time");
+    k.log("other threads did not leave the kernel in time");
 }
 
 /// Creates `path` with `data` when the root file system lacks it (never on a host directory).

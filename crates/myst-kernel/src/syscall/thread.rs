@@ -205,10 +205,7 @@ pub fn exit(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 pub fn exit_group(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let others: alloc::vec::Vec<u32> = c.proc.threads.lock().iter().copied().filter(|t| *t != c.thread.tid).collect();
-    for t in others {
-        c.k.threads.lock().remove(&t);
-    }
+    // exit_process ends the other threads (waiting for them to leave the kernel).
     c.k.exit_process(c.proc, ((a[0] & 0xff) as i32) << 8)
 }
 
