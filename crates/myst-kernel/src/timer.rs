@@ -40,7 +40,7 @@ pub enum Action {
 /// Which timer an entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Key {
-    /// ITIMER_REAL / VIRTUAL / PROF of a process (alarm is ITIMER_REAL).
+    /// ITIMER_REAL of a process (alarm is ITIMER_REAL; the CPU-time itimers are the host's).
     Itimer(u32, u32),
     /// A POSIX timer of a process.
     Posix(u32, u32),

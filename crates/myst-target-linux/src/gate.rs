@@ -191,14 +191,7 @@ pub fn enter_with(tid: u32, upcall: &'static dyn Upcall, region: (u64, u64), sta
     // Application code runs with no host signal blocked but those the watcher thread reads
     // (the thread may have been created from inside a handler, whose mask it inherited).
     // SAFETY: an initialised sigset.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in crate::host::FORWARDED {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &crate::host::forwarded_sigset(), std::ptr::null_mut()) };
     // SAFETY: arms inclusive Syscall User Dispatch over the application region with the
     // selector in the leaked block (valid for the thread's life); the result is checked.
     let r =

@@ -189,14 +189,7 @@ impl LinuxTarget {
         // Signals from outside go to the application through the watcher thread; every
         // thread (this one and those it starts) keeps them blocked.
         // SAFETY: blocks the forwarded set on this thread; the sigset is initialised.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in FORWARDED {
-                libc::sigaddset(&mut set, s);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        }
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &forwarded_sigset(), std::ptr::null_mut()) };
         start_watcher(None)?;
         // Host child processes (the application's forked processes) are reaped by the host
         // kernel; the myst kernel keeps its own wait statuses.
@@ -282,9 +275,17 @@ pub const FORWARDED: [i32; 9] = [
     libc::SIGPROF,
 ];
 
-/// The mask of [`FORWARDED`] (bit `n - 1` for signal `n`).
-pub fn forwarded_mask() -> u64 {
-    FORWARDED.iter().fold(0, |m, s| m | 1u64 << (s - 1))
+/// [`FORWARDED`] as a host sigset.
+pub fn forwarded_sigset() -> libc::sigset_t {
+    // SAFETY: a zeroed sigset initialised by sigemptyset and filled by sigaddset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
 }
 
 /// Starts this host process's watcher thread: it passes [`FORWARDED`] signals to the kernel
@@ -293,15 +294,8 @@ pub fn forwarded_mask() -> u64 {
 /// ends, which for an application thread or a vfork child is long before the application
 /// does). The calling thread must have [`FORWARDED`] blocked.
 fn start_watcher(root_pidfd: Option<i32>) -> Result<(), String> {
-    // SAFETY: a zeroed sigset filled by sigaddset; signalfd only reads it; checked.
-    let sfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
-    };
+    // SAFETY: signalfd only reads the sigset; the result is checked.
+    let sfd = unsafe { libc::signalfd(-1, &forwarded_sigset(), libc::SFD_CLOEXEC) };
     if sfd < 0 {
         return Err(format!("signalfd: {}", std::io::Error::last_os_error()));
     }

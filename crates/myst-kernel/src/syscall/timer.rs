@@ -34,19 +34,15 @@ fn ns_tv(ns: u128) -> [u8; 16] {
     b
 }
 
-fn itimer_action(c: &Ctx<'_>, which: u32) -> Action {
-    let signo = match which {
-        0 => SIGALRM,
-        1 => SIGVTALRM,
-        _ => SIGPROF,
-    };
-    Action::Signal { pid: c.proc.pid, tid: None, signo, code: crate::signal::SI_KERNEL, timerid: 0, value: 0 }
+/// What ITIMER_REAL (and alarm) does on expiry. (The CPU-time itimers are the host's.)
+fn alarm_action(c: &Ctx<'_>) -> Action {
+    Action::Signal { pid: c.proc.pid, tid: None, signo: SIGALRM, code: crate::signal::SI_KERNEL, timerid: 0, value: 0 }
 }
 
 pub fn alarm(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let secs = a[0] as u32 as u128;
     let dl = if secs == 0 { 0 } else { now_mono() + secs * 1_000_000_000 };
-    let (old, _) = c.k.timers.set(Key::Itimer(c.proc.pid, 0), dl, 0, itimer_action(c, 0));
+    let (old, _) = c.k.timers.set(Key::Itimer(c.proc.pid, 0), dl, 0, alarm_action(c));
     Ok(old.div_ceil(1_000_000_000) as u64)
 }
 
@@ -63,7 +59,7 @@ pub fn setitimer(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     };
     let (old, oint) = if which == 0 {
         let dl = if value == 0 { 0 } else { now_mono() + value };
-        c.k.timers.set(Key::Itimer(c.proc.pid, which), dl, interval, itimer_action(c, which))
+        c.k.timers.set(Key::Itimer(c.proc.pid, 0), dl, interval, alarm_action(c))
     } else {
         // CPU-time timers: the host's own, on this process's host process.
         let (o, i) = crate::tcall().cpu_itimer(which, Some((value as u64, interval as u64)))?;

@@ -33,10 +33,26 @@ fn matches(sel: Sel, p: &Process) -> bool {
     }
 }
 
-/// Waits for a matching child to exit (a zombie), also reporting stops (`stops`) and
-/// continues (`conts`) once each, with Linux's status encodings (0x7f | sig << 8, and
-/// 0xffff). Returns (child, wstatus), or None with WNOHANG when nothing is ready.
-fn wait_child_ev(c: &Ctx<'_>, sel: Sel, nohang: bool, reap: bool, stops: bool, conts: bool) -> KResult<Option<(Arc<Process>, i32)>> {
+/// What a wait reports and how.
+struct WaitFor {
+    /// Exits (zombies).
+    exits: bool,
+    /// Stops (WUNTRACED).
+    stops: bool,
+    /// Continues (WCONTINUED).
+    conts: bool,
+    /// WNOHANG.
+    nohang: bool,
+    /// Consume the event (reap a zombie); false for WNOWAIT.
+    reap: bool,
+}
+
+/// Waits for a matching child to exit (a zombie, with `exits`), also reporting stops
+/// (`stops`) and continues (`conts`) once each, with Linux's status encodings
+/// (0x7f | sig << 8, and 0xffff). Returns (child, wstatus), or None with WNOHANG when nothing
+/// is ready.
+fn wait_child_ev(c: &Ctx<'_>, sel: Sel, w: WaitFor) -> KResult<Option<(Arc<Process>, i32)>> {
+    let WaitFor { exits, stops, conts, nohang, reap } = w;
     let tc = crate::tcall();
     loop {
         let gen = c.thread.wake.load(Ordering::SeqCst);
@@ -66,7 +82,7 @@ fn wait_child_ev(c: &Ctx<'_>, sel: Sel, nohang: bool, reap: bool, stops: bool, c
                 _ => {}
             }
         }
-        if let Some((z, st)) = kids.iter().find_map(|k| k.zombie.lock().map(|s| (k.clone(), s))) {
+        if let Some((z, st)) = kids.iter().filter(|_| exits).find_map(|k| k.zombie.lock().map(|s| (k.clone(), s))) {
             if reap {
                 c.k.procs.lock().remove(&z.pid);
                 c.proc.children.lock().retain(|x| *x != z.pid);
@@ -96,7 +112,8 @@ pub fn wait4(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         p if p > 0 => Sel::Pid(p as u32),
         p => Sel::Pgid((-p) as u32),
     };
-    match wait_child_ev(c, sel, opts & WNOHANG != 0, true, opts & WUNTRACED != 0, opts & WCONTINUED != 0)? {
+    let w = WaitFor { exits: true, stops: opts & WUNTRACED != 0, conts: opts & WCONTINUED != 0, nohang: opts & WNOHANG != 0, reap: true };
+    match wait_child_ev(c, sel, w)? {
         None => Ok(0),
         Some((z, st)) => {
             if a[1] != 0 {
@@ -123,11 +140,14 @@ pub fn waitid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         2 => Sel::Pgid(if id == 0 { c.proc.pgid.load(Ordering::Relaxed) } else { id }),
         _ => kerr!(EINVAL),
     };
-    let got = if opts & WEXITED == 0 {
-        wait_child_ev_only(c, sel, opts)?
-    } else {
-        wait_child_ev(c, sel, opts & WNOHANG != 0, opts & WNOWAIT == 0, opts & WUNTRACED != 0, opts & WCONTINUED != 0)?
+    let w = WaitFor {
+        exits: opts & WEXITED != 0,
+        stops: opts & WUNTRACED != 0,
+        conts: opts & WCONTINUED != 0,
+        nohang: opts & WNOHANG != 0,
+        reap: opts & WNOWAIT == 0,
     };
+    let got = wait_child_ev(c, sel, w)?;
     if infop != 0 {
         let mut b = [0u8; 128];
         if let Some((z, st)) = &got {
@@ -152,46 +172,6 @@ pub fn waitid(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 }
 
 const SIGCONT_NR: i32 = 18;
-
-/// waitid for stop/continue events only.
-fn wait_child_ev_only(c: &Ctx<'_>, sel: Sel, opts: u32) -> KResult<Option<(Arc<Process>, i32)>> {
-    loop {
-        let gen = c.thread.wake.load(Ordering::SeqCst);
-        let kids: Vec<Arc<Process>> = {
-            let ids = c.proc.children.lock().clone();
-            let procs = c.k.procs.lock();
-            ids.iter().filter_map(|p| procs.get(p).cloned()).filter(|p| matches(sel, p)).collect()
-        };
-        if kids.is_empty() {
-            kerr!(ECHILD);
-        }
-        for k in &kids {
-            let mut ev = k.wait_event.lock();
-            match *ev {
-                Some(0xffff) if opts & WCONTINUED != 0 => {
-                    if opts & WNOWAIT == 0 {
-                        *ev = None;
-                    }
-                    return Ok(Some((k.clone(), 0xffff)));
-                }
-                Some(sig) if sig != 0xffff && opts & WUNTRACED != 0 => {
-                    if opts & WNOWAIT == 0 {
-                        *ev = None;
-                    }
-                    return Ok(Some((k.clone(), 0x7f | (sig << 8))));
-                }
-                _ => {}
-            }
-        }
-        if opts & WNOHANG != 0 {
-            return Ok(None);
-        }
-        if crate::signal::has_deliverable(c.thread) {
-            kerr!(EINTR);
-        }
-        let _ = crate::tcall().futex_wait(&c.thread.wake, gen, None);
-    }
-}
 
 fn proc_by(c: &Ctx<'_>, pid: u32) -> KResult<Arc<Process>> {
     if pid == 0 || pid == c.proc.pid {
