@@ -371,12 +371,11 @@ impl FutexTable {
         let Some(mut waiting) = q.remove(&addr) else { return Ok(0) };
         let top = waiting.remove(0);
         let n_move = (n_move as usize).min(waiting.len());
-        let moving: Vec<Arc<Waiter>> = waiting.drain(..n_move).collect();
+        let mut queued: Vec<Arc<Waiter>> = waiting.drain(..n_move).collect();
         if !waiting.is_empty() {
             q.insert(addr, waiting);
         }
-        let count = 1 + moving.len() as u32;
-        let mut queued = moving;
+        let count = 1 + queued.len() as u32;
         loop {
             let w2 = u32::from_le_bytes(user.read_arr::<4>(addr2)?);
             let owner = w2 & FUTEX_TID_MASK;
@@ -397,14 +396,9 @@ impl FutexTable {
             queued.insert(0, top);
             break;
         }
+        // FUTEX_WAITERS is set on the word whenever anyone is queued (above, in either branch),
+        // so the owner's unlock comes to the kernel, which hands the lock on.
         if !queued.is_empty() {
-            // Anyone queued on a lock word must see FUTEX_WAITERS set, or unlock would skip the kernel.
-            loop {
-                let w2 = u32::from_le_bytes(user.read_arr::<4>(addr2)?);
-                if w2 & FUTEX_WAITERS != 0 || tc.user_cmpxchg32(addr2, w2, w2 | FUTEX_WAITERS)? == w2 {
-                    break;
-                }
-            }
             q.entry(addr2).or_default().extend(queued);
         }
         Ok(count)
