@@ -493,6 +493,8 @@ case_() {
     [ $scratch = 1 ] && reset_scratch ""
     if [ "$nrc" != "$want_exit" ]; then
         fail "$name" "[native] exit $nrc, expected $want_exit"
+        # the failed checks first: a long output would hide them
+        grep '^FAIL ' "$CASE_DIR/native.out" | head -n 20 | sed 's/^/    /'
         sed 's/^/    stdout: /' "$CASE_DIR/native.out" | head -n 20
         sed 's/^/    stderr: /' "$CASE_DIR/native.err" | head -n 20
         return
