@@ -2,7 +2,8 @@
  * interval), timer_create (SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGEV_NONE) with
  * timer_settime/gettime/getoverrun/delete, timerfd_create/settime/gettime and
  * its expiration count, eventfd counter and EFD_SEMAPHORE, signalfd reading a
- * blocked signal, clock_nanosleep TIMER_ABSTIME.  Only counts that do not
+ * blocked signal, clock_nanosleep TIMER_ABSTIME, CPU-time POSIX timers (process,
+ * thread, another thread's pthread_getcpuclockid clock).  Only counts that do not
  * depend on timing are printed; timing-dependent ones are checked as
  * lower bounds. */
 #include "t.h"
@@ -450,6 +451,132 @@ static void test_clock_nanosleep(void)
     printf("TIMER_ABSTIME (monotonic, realtime): not early; past deadline returns at once; bad nsec EINVAL\n");
 }
 
+
+static long long cpu_ns(clockid_t c)
+{
+    struct timespec t;
+    clock_gettime(c, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static volatile int cpu_spin_stop;
+
+static void *cpu_spinner(void *arg)
+{
+    (void)arg;
+    volatile unsigned long n = 0;
+    while (!__atomic_load_n(&cpu_spin_stop, __ATOMIC_ACQUIRE))
+        n++;
+    return NULL;
+}
+
+/* Spins on this thread until `*v` counts `n` (or 10 s of wall time pass). */
+static void spin_for(volatile sig_atomic_t *v, int n)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    volatile unsigned long spin = 0;
+    while (*v < n && ms_since(&t0) < 10000)
+        spin++;
+}
+
+/* POSIX timers on CPU-time clocks count the CPU time of the process or the thread, not
+ * wall time: asleep they stand still, computing they fire. */
+static void test_cpu_timers(void)
+{
+    t_section("CPU-time POSIX timers");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = info_handler;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+
+    /* the process clock: 40 ms of CPU */
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGUSR1;
+    ev.sigev_value.sival_int = 71;
+    timer_t t;
+    CHECK_EQ(timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t), 0);
+    struct itimerspec its = {{0, 0}, {0, 40000000}}, cur;
+    got_usr = 0;
+    long long c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    CHECK_EQ(timer_settime(t, 0, &its, NULL), 0);
+    usleep(200000); /* 200 ms asleep */
+    CHECK_EQ(got_usr, 0);
+    CHECK_EQ(timer_gettime(t, &cur), 0);
+    CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0 && cur.it_value.tv_nsec <= 40000000);
+    spin_for(&got_usr, 1);
+    CHECK_EQ(got_usr, 1);
+    CHECK_EQ(got_code, SI_TIMER);
+    CHECK_EQ(got_value, 71);
+    CHECK(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0 >= 40000000);
+    CHECK_EQ(timer_gettime(t, &cur), 0);
+    CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0); /* one-shot: disarmed */
+    CHECK_EQ(timer_delete(t), 0);
+    printf("CLOCK_PROCESS_CPUTIME_ID: still after 200 ms asleep, fires after 40 ms of CPU (SI_TIMER, value kept)\n");
+
+    /* periodic, absolute: TIMER_ABSTIME against the process clock, then every 10 ms */
+    CHECK_EQ(timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t), 0);
+    got_usr = 0;
+    long long start = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) + 20000000;
+    struct itimerspec abs_its = {{0, 10000000}, {start / 1000000000, start % 1000000000}};
+    CHECK_EQ(timer_settime(t, TIMER_ABSTIME, &abs_its, NULL), 0);
+    spin_for(&got_usr, 3);
+    CHECK(got_usr >= 3);
+    CHECK(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) >= start + 20000000);
+    CHECK_EQ(timer_gettime(t, &cur), 0);
+    CHECK(cur.it_interval.tv_nsec == 10000000);
+    CHECK_EQ(timer_delete(t), 0);
+    printf("CLOCK_PROCESS_CPUTIME_ID, TIMER_ABSTIME then every 10 ms: 3 expirations while computing\n");
+
+    /* the calling thread's clock: another thread's computing does not advance it */
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGUSR1;
+    ev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+    CHECK_EQ(timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &t), 0);
+    its.it_value.tv_nsec = 30000000;
+    got_usr = 0;
+    got_tid = 0;
+    CHECK_EQ(timer_settime(t, 0, &its, NULL), 0);
+    cpu_spin_stop = 0;
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, cpu_spinner, NULL), 0);
+    usleep(200000); /* the other thread computes for 200 ms, this one sleeps */
+    CHECK_EQ(got_usr, 0);
+    __atomic_store_n(&cpu_spin_stop, 1, __ATOMIC_RELEASE);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    spin_for(&got_usr, 1);
+    CHECK_EQ(got_usr, 1);
+    CHECK_EQ(got_tid, (pid_t)syscall(SYS_gettid));
+    CHECK_EQ(timer_delete(t), 0);
+    printf("CLOCK_THREAD_CPUTIME_ID: another thread's 200 ms of CPU leave it still; fires once this thread computes 30 ms\n");
+
+    /* another thread's clock (pthread_getcpuclockid): it fires when that thread computes */
+    cpu_spin_stop = 0;
+    CHECK_EQ(pthread_create(&th, NULL, cpu_spinner, NULL), 0);
+    clockid_t tc;
+    CHECK_EQ(pthread_getcpuclockid(th, &tc), 0);
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGUSR1;
+    ev.sigev_value.sival_int = 72;
+    CHECK_EQ(timer_create(tc, &ev, &t), 0);
+    got_usr = 0;
+    its.it_value.tv_nsec = 30000000;
+    CHECK_EQ(timer_settime(t, 0, &its, NULL), 0);
+    wait_for(&got_usr, 1, 10000); /* this thread sleeps; the spinner's CPU time counts */
+    CHECK_EQ(got_usr, 1);
+    CHECK_EQ(got_value, 72);
+    __atomic_store_n(&cpu_spin_stop, 1, __ATOMIC_RELEASE);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_EQ(timer_delete(t), 0);
+    signal(SIGUSR1, SIG_DFL);
+    printf("pthread_getcpuclockid clock: fires after 30 ms of that thread's CPU while the caller sleeps\n");
+}
+
 int main(void)
 {
     test_timer_after_child();
@@ -460,5 +587,6 @@ int main(void)
     test_eventfd();
     test_signalfd();
     test_clock_nanosleep();
+    test_cpu_timers();
     return t_finish("timers");
 }

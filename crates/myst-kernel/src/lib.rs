@@ -277,6 +277,7 @@ impl Kernel {
             i.children.lock().extend(kids);
         }
         self.timers.remove_process(p.pid, false);
+        crate::timer::delete_cpu_timers(p);
         *p.zombie.lock() = Some(wstatus);
         p.vfork_done.store(1, Ordering::SeqCst);
         let parent = self.procs.lock().get(&p.ppid()).cloned();
@@ -338,6 +339,10 @@ impl Upcall for Kernel {
             let code = if code == signal::SI_KERNEL { code } else { signal::SI_USER };
             signal::send_to_process(self, &p, signal::SigInfo { signo, code, ..Default::default() });
         }
+    }
+
+    fn cpu_timer_expired(&self, cookie: u64, count: u64) {
+        self.timers.cpu_expired(cookie, count);
     }
 
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume {

@@ -102,8 +102,8 @@ pub struct Process {
     pub sigwq: crate::waitq::WaitQueue,
     /// Next POSIX timer id.
     pub next_timer: AtomicU32,
-    /// POSIX timers: (id, what they do, clock).
-    pub posix_timers: Mutex<Vec<(u32, crate::timer::Action, u32)>>,
+    /// POSIX timers.
+    pub posix_timers: Mutex<Vec<crate::timer::PosixTimer>>,
     /// Nice value.
     pub nice: Mutex<i32>,
     /// `--thread-stack-size` (0 = libc default).

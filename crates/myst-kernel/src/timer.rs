@@ -48,6 +48,24 @@ pub enum Key {
     Fd(u64),
 }
 
+/// A POSIX timer of a process (`timer_create`).
+pub struct PosixTimer {
+    /// Timer id.
+    pub id: u32,
+    /// What it does on expiry.
+    pub action: Action,
+    /// Its clock.
+    pub clock: u32,
+    /// On a CPU-time clock: the target's timer ([`myst_tcall::Tcall::cpu_timer_create`]),
+    /// which counts the CPU time and reports expiries through [`Timers::cpu_expired`].
+    pub cpu: Option<u64>,
+}
+
+/// The cookie a CPU-time POSIX timer's expiry comes back with.
+pub fn cpu_cookie(pid: u32, id: u32) -> u64 {
+    ((pid as u64) << 32) | id as u64
+}
+
 /// One armed timer.
 #[derive(Clone)]
 pub struct Entry {
@@ -61,6 +79,8 @@ pub struct Entry {
     pub action: Action,
     /// Expirations missed while the signal was already pending.
     pub overrun: u32,
+    /// A CPU-time timer: the target counts it; the entry only keeps its action and overrun.
+    pub cpu: bool,
 }
 
 /// All armed timers.
@@ -82,7 +102,7 @@ impl Timers {
             let mut e = self.entries.lock();
             let old = e.iter().position(|x| x.key == key).map(|i| e.remove(i));
             if deadline != 0 {
-                e.push(Entry { key, deadline, interval, action, overrun: 0 });
+                e.push(Entry { key, deadline, interval, action, overrun: 0, cpu: false });
             }
             old
         };
@@ -95,6 +115,27 @@ impl Timers {
     pub fn get(&self, key: Key) -> (u128, u128) {
         let n = now();
         self.entries.lock().iter().find(|x| x.key == key).map(|o| (o.deadline.saturating_sub(n).max(1), o.interval)).unwrap_or((0, 0))
+    }
+
+    /// Registers the action of a CPU-time timer (armed and counted by the target).
+    pub fn add_cpu(&self, key: Key, action: Action) {
+        let mut e = self.entries.lock();
+        e.retain(|x| x.key != key);
+        e.push(Entry { key, deadline: 0, interval: 0, action, overrun: 0, cpu: true });
+    }
+
+    /// Removes a timer without waking the timer thread (a CPU-time timer).
+    pub fn remove(&self, key: Key) {
+        self.entries.lock().retain(|x| x.key != key);
+    }
+
+    /// A CPU-time timer expired `count` times (the target's report).
+    pub fn cpu_expired(&self, cookie: u64, count: u64) {
+        let key = Key::Posix((cookie >> 32) as u32, cookie as u32);
+        let e = self.entries.lock().iter().find(|x| x.key == key && x.cpu).cloned();
+        if let Some(e) = e {
+            self.fire(&e, count.max(1));
+        }
     }
 
     /// The overrun count of the last expiry.
@@ -140,7 +181,9 @@ impl Timers {
                 let mut es = self.entries.lock();
                 let mut keep = Vec::with_capacity(es.len());
                 for mut e in es.drain(..) {
-                    if e.deadline <= n {
+                    if e.cpu {
+                        keep.push(e);
+                    } else if e.deadline <= n {
                         let mut count = 1u64;
                         if let Some(missed) = (n - e.deadline).checked_div(e.interval) {
                             count += missed as u64;
@@ -155,7 +198,7 @@ impl Timers {
                     }
                 }
                 *es = keep;
-                es.iter().map(|e| e.deadline).min()
+                es.iter().filter(|e| !e.cpu).map(|e| e.deadline).min()
             };
             for (e, count) in fire {
                 self.fire(&e, count);
@@ -226,6 +269,17 @@ impl Timers {
                     x.overrun = (count - 1).min(i32::MAX as u64) as u32;
                 }
             }
+        }
+    }
+}
+
+/// Deletes every POSIX timer of a process (exec, exit), the target's CPU-time timers
+/// included.
+pub fn delete_cpu_timers(p: &Process) {
+    let timers = core::mem::take(&mut *p.posix_timers.lock());
+    for t in timers {
+        if let Some(h) = t.cpu {
+            let _ = crate::tcall().cpu_timer_delete(h);
         }
     }
 }

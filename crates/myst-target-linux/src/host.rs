@@ -262,8 +262,9 @@ static ROOT_HOST_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI3
 /// Ctrl-\\, hang-up, resize) that are passed on to the application process running in the
 /// host process that got them. They stay blocked in every thread of the host process and
 /// are read by its watcher thread.
-/// SIGVTALRM and SIGPROF are the host CPU-time timers of [`Tcall::cpu_itimer`].
-pub const FORWARDED: [i32; 9] = [
+/// SIGVTALRM and SIGPROF are the host CPU-time timers of [`Tcall::cpu_itimer`];
+/// [`SIG_CPUTIMER`] those of [`Tcall::cpu_timer_create`].
+pub const FORWARDED: [i32; 10] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -273,7 +274,12 @@ pub const FORWARDED: [i32; 9] = [
     libc::SIGWINCH,
     libc::SIGVTALRM,
     libc::SIGPROF,
+    SIG_CPUTIMER,
 ];
+
+/// The host signal of the CPU-time POSIX timers ([`Tcall::cpu_timer_create`]); its
+/// `si_value` is the kernel's cookie.
+pub const SIG_CPUTIMER: i32 = 62;
 
 /// [`FORWARDED`] as a host sigset.
 pub fn forwarded_sigset() -> libc::sigset_t {
@@ -347,8 +353,12 @@ extern "C" fn watch_main(arg: *mut libc::c_void) -> *mut libc::c_void {
                 unsafe { libc::read(sfd, (&mut si as *mut libc::signalfd_siginfo).cast(), std::mem::size_of::<libc::signalfd_siginfo>()) };
             if n == std::mem::size_of::<libc::signalfd_siginfo>() as isize {
                 if let Some(up) = crate::gate::upcall() {
-                    // SAFETY: getpid has no preconditions.
-                    up.host_signal(unsafe { libc::getpid() }, si.ssi_signo, si.ssi_code);
+                    if si.ssi_signo == SIG_CPUTIMER as u32 {
+                        up.cpu_timer_expired(si.ssi_ptr, si.ssi_overrun as u64 + 1);
+                    } else {
+                        // SAFETY: getpid has no preconditions.
+                        up.host_signal(unsafe { libc::getpid() }, si.ssi_signo, si.ssi_code);
+                    }
                 }
             }
         }
@@ -577,6 +587,50 @@ impl Tcall for LinuxTarget {
             return Err(last_errno());
         }
         Ok((ns(&old.it_value), ns(&old.it_interval)))
+    }
+
+    fn cpu_timer_create(&self, clock: u32, cookie: u64) -> TResult<u64> {
+        // struct sigevent as the kernel reads it: value, signo, notify, then the union.
+        #[repr(C)]
+        struct SigEvent {
+            value: u64,
+            signo: i32,
+            notify: i32,
+            pad: [i32; 12],
+        }
+        // A process-directed signal: it stays pending (blocked in every thread) until the
+        // watcher's signalfd reads it.
+        let ev = SigEvent { value: cookie, signo: SIG_CPUTIMER, notify: libc::SIGEV_SIGNAL, pad: [0; 12] };
+        let mut id: i32 = -1;
+        // SAFETY: a valid sigevent in and a timer id out.
+        check(unsafe { libc::syscall(libc::SYS_timer_create, clock as i32, &ev as *const SigEvent, &mut id as *mut i32) })?;
+        Ok(id as u32 as u64)
+    }
+
+    fn cpu_timer_set(&self, h: u64, value: u64, interval: u64, abs: bool) -> TResult<(u64, u64)> {
+        let ts = |ns: u64| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+        let new = libc::itimerspec { it_interval: ts(interval), it_value: ts(value) };
+        // SAFETY: plain-old-data, all-zero is valid.
+        let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
+        let flags = if abs { libc::TIMER_ABSTIME } else { 0 };
+        // SAFETY: valid itimerspecs in and out.
+        check(unsafe {
+            libc::syscall(libc::SYS_timer_settime, h as i32, flags, &new as *const libc::itimerspec, &mut old as *mut libc::itimerspec)
+        })?;
+        Ok((ts_ns(&old.it_value), ts_ns(&old.it_interval)))
+    }
+
+    fn cpu_timer_get(&self, h: u64) -> TResult<(u64, u64)> {
+        // SAFETY: plain-old-data, all-zero is valid.
+        let mut cur: libc::itimerspec = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid itimerspec out.
+        check(unsafe { libc::syscall(libc::SYS_timer_gettime, h as i32, &mut cur as *mut libc::itimerspec) })?;
+        Ok((ts_ns(&cur.it_value), ts_ns(&cur.it_interval)))
+    }
+
+    fn cpu_timer_delete(&self, h: u64) -> TResult<()> {
+        // SAFETY: no memory arguments.
+        check(unsafe { libc::syscall(libc::SYS_timer_delete, h as i32) }).map(|_| ())
     }
 
     fn exit_process(&self, status: i32) -> ! {
@@ -1054,4 +1108,8 @@ impl Tcall for LinuxTarget {
         }
         Ok(n)
     }
+}
+
+fn ts_ns(t: &libc::timespec) -> u64 {
+    t.tv_sec.max(0) as u64 * 1_000_000_000 + t.tv_nsec.max(0) as u64
 }

@@ -91,6 +91,9 @@ pub trait Upcall: Sync {
     /// [`Tcall::cpu_itimer`] expiry). Called from a target service thread, not an application
     /// thread.
     fn host_signal(&self, host_pid: i32, signo: u32, code: i32);
+    /// A [`Tcall::cpu_timer_create`] timer made with `cookie` expired `count` times (1 plus
+    /// the overruns) since it was last reported. Called from a target service thread.
+    fn cpu_timer_expired(&self, cookie: u64, count: u64);
 }
 
 /// Memory protection for region operations (Linux `PROT_*` bits).
@@ -185,6 +188,19 @@ pub trait Tcall: Sync {
     /// `new` is given (value 0 disarms) and returns the old (remaining, interval). Expiry
     /// reaches the kernel as [`Upcall::host_signal`] with SIGVTALRM / SIGPROF and `SI_KERNEL`.
     fn cpu_itimer(&self, which: u32, new: Option<(u64, u64)>) -> TResult<(u64, u64)>;
+    /// A timer of the calling host process on CPU-time clock `clock` (a host clock id:
+    /// CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID of the calling thread, or a pid- or
+    /// tid-encoded CPU clock of this host process); disarmed. Each expiry reaches the kernel
+    /// as [`Upcall::cpu_timer_expired`] with `cookie`. Returns a handle.
+    fn cpu_timer_create(&self, clock: u32, cookie: u64) -> TResult<u64>;
+    /// Arms timer `h` to expire at CPU time `value` ns from now (or at `value` on its clock
+    /// when `abs`), then every `interval` ns; `value` 0 disarms. Returns the old
+    /// (remaining, interval) ns.
+    fn cpu_timer_set(&self, h: u64, value: u64, interval: u64, abs: bool) -> TResult<(u64, u64)>;
+    /// (remaining, interval) ns of timer `h`.
+    fn cpu_timer_get(&self, h: u64) -> TResult<(u64, u64)>;
+    /// Deletes timer `h`.
+    fn cpu_timer_delete(&self, h: u64) -> TResult<()>;
     /// Host name.
     fn hostname(&self, buf: &mut [u8]) -> TResult<usize>;
 

@@ -489,7 +489,7 @@ static ROWS: &[Row] = &[
     row!(SYS_ALARM, "alarm", timer::alarm, [Int], Int, Full, ""),
     row!(SYS_SETITIMER, "setitimer", timer::setitimer, [Int, Ptr, Out], Int, Full, "ITIMER_VIRTUAL/PROF are the host process's own CPU-time timers"),
     row!(SYS_GETITIMER, "getitimer", timer::getitimer, [Int, Out], Int, Full, ""),
-    row!(SYS_TIMER_CREATE, "timer_create", timer::timer_create, [Int, Ptr, Out], Int, Partial, "CPU-time clocks count wall-clock time"),
+    row!(SYS_TIMER_CREATE, "timer_create", timer::timer_create, [Int, Ptr, Out], Int, Full, "CPU-time clocks are host timers on the same host clocks"),
     row!(SYS_TIMER_SETTIME, "timer_settime", timer::timer_settime, [Int, Hex, Ptr, Out], Int, Full, ""),
     row!(SYS_TIMER_GETTIME, "timer_gettime", timer::timer_gettime, [Int, Out], Int, Full, ""),
     row!(SYS_TIMER_GETOVERRUN, "timer_getoverrun", timer::timer_getoverrun, [Int], Int, Full, ""),

@@ -26,7 +26,7 @@ fn clock_ok(id: u64) -> KResult<u32> {
 /// thread (the negative ids `clock_getcpuclockid`/`pthread_getcpuclockid` make: `~pid << 3`
 /// plus PROF 0 / VIRT 1 / SCHED 2, plus 4 for a thread) is mapped to the same clock of the
 /// host process or host thread that runs it.
-fn host_clock(c: &Ctx<'_>, id: u64) -> KResult<u32> {
+pub(crate) fn host_clock(c: &Ctx<'_>, id: u64) -> KResult<u32> {
     let raw = id as u32 as i32;
     if raw >= 0 {
         return clock_ok(id);

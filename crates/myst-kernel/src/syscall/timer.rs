@@ -126,10 +126,15 @@ fn deadline(clock: u32, v: Timespec, abs: bool) -> KResult<u128> {
 
 pub fn timer_create(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let clock = a[0] as u32;
-    if !matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID | CLOCK_TAI)
-    {
+    // A CPU-time clock (also a pid- or tid-encoded one, from clock_getcpuclockid or
+    // pthread_getcpuclockid) is counted by the target on the host's own clock.
+    let cpu_clock = if (clock as i32) < 0 || matches!(clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID) {
+        Some(super::time::host_clock(c, a[0])?)
+    } else if matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI) {
+        None
+    } else {
         kerr!(EINVAL);
-    }
+    };
     let id = crate::timer::next_posix_id(c.proc);
     let action = if a[1] == 0 {
         Action::Signal { pid: c.proc.pid, tid: None, signo: SIGALRM, code: SI_TIMER, timerid: id, value: id as u64 }
@@ -158,32 +163,57 @@ pub fn timer_create(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             _ => kerr!(EINVAL),
         }
     };
-    c.proc.posix_timers.lock().push((id, action, clock));
+    // (the id is written first: a bad pointer then leaves nothing behind)
     c.user().write_u32(a[2], id)?;
+    let cpu = match cpu_clock {
+        Some(host) => {
+            let h = crate::tcall().cpu_timer_create(host, crate::timer::cpu_cookie(c.proc.pid, id))?;
+            c.k.timers.add_cpu(Key::Posix(c.proc.pid, id), action.clone());
+            Some(h)
+        }
+        None => None,
+    };
+    c.proc.posix_timers.lock().push(crate::timer::PosixTimer { id, action, clock, cpu });
     Ok(0)
 }
 
-fn posix_timer(c: &Ctx<'_>, id: u32) -> KResult<(Action, u32)> {
-    match c.proc.posix_timers.lock().iter().find(|t| t.0 == id) {
-        Some((_, a, clk)) => Ok((a.clone(), *clk)),
+fn posix_timer(c: &Ctx<'_>, id: u32) -> KResult<(Action, u32, Option<u64>)> {
+    match c.proc.posix_timers.lock().iter().find(|t| t.id == id) {
+        Some(t) => Ok((t.action.clone(), t.clock, t.cpu)),
         None => kerr!(EINVAL),
     }
 }
 
 pub fn timer_settime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let id = a[0] as u32;
-    let (action, clock) = posix_timer(c, id)?;
+    let (action, clock, cpu) = posix_timer(c, id)?;
     let (int, val) = read_itimerspec(c, a[2])?;
-    let dl = deadline(clock, val, a[1] as u32 & TIMER_ABSTIME != 0)?;
-    let (old, oint) = c.k.timers.set(Key::Posix(c.proc.pid, id), dl, int.as_nanos(), action);
+    let abs = a[1] as u32 & TIMER_ABSTIME != 0;
+    let (old, oint) = match cpu {
+        Some(h) => {
+            let v = val.as_nanos().min(u64::MAX as u128) as u64;
+            let i = int.as_nanos().min(u64::MAX as u128) as u64;
+            let (o, oi) = crate::tcall().cpu_timer_set(h, v, i, abs)?;
+            (o as u128, oi as u128)
+        }
+        None => {
+            let dl = deadline(clock, val, abs)?;
+            c.k.timers.set(Key::Posix(c.proc.pid, id), dl, int.as_nanos(), action)
+        }
+    };
     write_itimerspec(c, a[3], old, oint)?;
     Ok(0)
 }
 
 pub fn timer_gettime(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let id = a[0] as u32;
-    posix_timer(c, id)?;
-    let (rem, int) = c.k.timers.get(Key::Posix(c.proc.pid, id));
+    let (rem, int) = match posix_timer(c, id)?.2 {
+        Some(h) => {
+            let (r, i) = crate::tcall().cpu_timer_get(h)?;
+            (r as u128, i as u128)
+        }
+        None => c.k.timers.get(Key::Posix(c.proc.pid, id)),
+    };
     write_itimerspec(c, a[1], rem, int)?;
     Ok(0)
 }
@@ -196,9 +226,16 @@ pub fn timer_getoverrun(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
 
 pub fn timer_delete(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let id = a[0] as u32;
-    posix_timer(c, id)?;
-    c.k.timers.set(Key::Posix(c.proc.pid, id), 0, 0, Action::None);
-    c.proc.posix_timers.lock().retain(|t| t.0 != id);
+    match posix_timer(c, id)?.2 {
+        Some(h) => {
+            crate::tcall().cpu_timer_delete(h)?;
+            c.k.timers.remove(Key::Posix(c.proc.pid, id));
+        }
+        None => {
+            c.k.timers.set(Key::Posix(c.proc.pid, id), 0, 0, Action::None);
+        }
+    }
+    c.proc.posix_timers.lock().retain(|t| t.id != id);
     Ok(0)
 }
 
