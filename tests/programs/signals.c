@@ -778,6 +778,101 @@ static void test_interrupt(void)
     reset(SIGUSR1);
 }
 
+/* ------------------------------------------------------------ restarts */
+
+static long ms_from(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+
+static int rs_word;
+
+static void *rs_waker(void *arg)
+{
+    usleep((int)(intptr_t)arg * 1000);
+    __atomic_store_n(&rs_word, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &rs_word, FUTEX_WAKE, 1, NULL, NULL, 0);
+    return NULL;
+}
+
+/* How Linux resumes each call after an interruption: a stopped and continued sleep goes on
+ * for the time left only (restart_syscall); a futex wait without a timeout is restarted
+ * under SA_RESTART, one with a timeout is not (EINTR); an absolute clock_nanosleep returns
+ * EINTR after a handler. */
+static void test_restart(void)
+{
+    t_section("restarts");
+    /* stopped 400 ms in the middle of a 1 s nanosleep: it still ends after ~1 s */
+    pid_t parent = getpid();
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        usleep(100000);
+        kill(parent, SIGSTOP);
+        usleep(400000);
+        kill(parent, SIGCONT);
+        _exit(0);
+    }
+    struct timespec req = {1, 0};
+    CHECK_EQ(nanosleep(&req, NULL), 0);
+    long ms = ms_from(&t0);
+    CHECK(ms >= 1000);
+    CHECK(ms < 1400); /* a restart from the beginning would end at ~1500 ms */
+    int st;
+    CHECK_EQ(waitpid(kid, &st, 0), kid);
+    printf("nanosleep(1 s) stopped for 400 ms and continued: ends after 1 s, not 1.5 s\n");
+
+    /* FUTEX_WAIT without a timeout, SA_RESTART handler: restarted, returns once woken */
+    volatile int stop = 0;
+    CHECK_EQ(set_handler(SIGUSR1, count_handler, SA_RESTART), 0);
+    clear_h();
+    rs_word = 0;
+    struct sender s = {pthread_self(), SIGUSR1, 50, 0, &stop, -1, 0, 0};
+    start_sender(&s);
+    pthread_t w;
+    CHECK_EQ(pthread_create(&w, NULL, rs_waker, (void *)(intptr_t)300), 0);
+    long r = syscall(SYS_futex, &rs_word, FUTEX_WAIT, 0, NULL, NULL, 0);
+    CHECK_EQ(r, 0);
+    CHECK_EQ(rs_word, 1);
+    CHECK_EQ(h_count, 1);
+    CHECK_EQ(pthread_join(s.th, NULL), 0);
+    CHECK_EQ(pthread_join(w, NULL), 0);
+    printf("FUTEX_WAIT, no timeout, SA_RESTART: the handler ran and the wait went on until woken\n");
+
+    /* with a timeout: EINTR after the handler, SA_RESTART or not */
+    clear_h();
+    rs_word = 0;
+    struct sender s2 = {pthread_self(), SIGUSR1, 50, 0, &stop, -1, 0, 0};
+    start_sender(&s2);
+    struct timespec to = {5, 0};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_ERR(syscall(SYS_futex, &rs_word, FUTEX_WAIT, 0, &to, NULL, 0), EINTR);
+    CHECK(ms_from(&t0) < 4000);
+    CHECK_EQ(h_count, 1);
+    CHECK_EQ(pthread_join(s2.th, NULL), 0);
+    printf("FUTEX_WAIT with a timeout, SA_RESTART: EINTR\n");
+
+    /* an absolute clock_nanosleep: EINTR after a handler, even with SA_RESTART */
+    clear_h();
+    struct sender s3 = {pthread_self(), SIGUSR1, 50, 0, &stop, -1, 0, 0};
+    start_sender(&s3);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 5;
+    CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL), EINTR);
+    CHECK_EQ(h_count, 1);
+    CHECK_EQ(pthread_join(s3.th, NULL), 0);
+    reset(SIGUSR1);
+    printf("clock_nanosleep TIMER_ABSTIME, SA_RESTART: EINTR\n");
+}
+
 /* ------------------------------------------------------------ threads */
 
 static volatile pid_t target_tid;
@@ -928,6 +1023,7 @@ int main(void)
     test_fpe();
     test_overflow();
     test_interrupt();
+    test_restart();
     test_threads();
     test_children();
     return t_finish("signals");

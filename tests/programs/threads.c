@@ -950,6 +950,29 @@ static void *rq_waiter(void *arg)
     return NULL;
 }
 
+/* a signal during WAIT_REQUEUE_PI */
+static volatile int rqs_handled;
+static int rqs_cond, rqs_lock;
+static volatile long rqs_ret;
+static volatile int rqs_errno;
+static volatile pid_t rqs_tid;
+
+static void rqs_handler(int sig)
+{
+    (void)sig;
+    rqs_handled++;
+}
+
+static void *rqs_waiter(void *arg)
+{
+    (void)arg;
+    rqs_tid = (pid_t)syscall(SYS_gettid);
+    long r = futex(&rqs_cond, FUTEX_WAIT_REQUEUE_PI_PRIVATE, 0, NULL, &rqs_lock, 0);
+    rqs_errno = errno;
+    rqs_ret = r;
+    return NULL;
+}
+
 static void *futex_waiter(void *arg)
 {
     int *w = arg;
@@ -1061,6 +1084,43 @@ static void test_futex(void)
         CHECK_EQ(rq_lock, 0);
     }
     printf("FUTEX_CMP_REQUEUE_PI: 4 waiters moved to a held and to a free PI lock, each returned owning it in turn\n");
+
+    /* A signal with a handler (no SA_RESTART) while still on the condition word: the call
+     * is restarted, the thread waits on. Once requeued to a held lock: the call ends with
+     * EAGAIN, without the lock. */
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = rqs_handler;
+    CHECK_EQ(sigaction(SIGUSR2, &sa, &old_sa), 0);
+    rqs_cond = rqs_lock = 0;
+    rqs_handled = 0;
+    rqs_ret = 1;
+    rqs_tid = 0;
+    CHECK_EQ(pthread_create(&t[0], NULL, rqs_waiter, NULL), 0);
+    for (int i = 0; i < 2000 && !rqs_tid; i++)
+        usleep(1000);
+    usleep(50000); /* inside the call */
+    CHECK_EQ(syscall(SYS_tgkill, getpid(), rqs_tid, SIGUSR2), 0);
+    for (int i = 0; i < 2000 && rqs_handled < 1; i++)
+        usleep(1000);
+    usleep(50000);
+    CHECK_EQ(rqs_handled, 1);
+    CHECK_EQ(rqs_ret, 1); /* still waiting: restarted */
+    pi_lock(&rqs_lock);
+    __atomic_store_n(&rqs_cond, 1, __ATOMIC_SEQ_CST);
+    CHECK_EQ(futex(&rqs_cond, FUTEX_CMP_REQUEUE_PI_PRIVATE, 1, (void *)(intptr_t)INT_MAX, &rqs_lock, 1), 1);
+    usleep(50000);
+    CHECK_EQ(rqs_ret, 1); /* waiting for the lock */
+    CHECK_EQ(syscall(SYS_tgkill, getpid(), rqs_tid, SIGUSR2), 0);
+    CHECK_EQ(pthread_join(t[0], NULL), 0);
+    CHECK_EQ(rqs_handled, 2);
+    CHECK_EQ(rqs_ret, -1);
+    CHECK_EQ(rqs_errno, EAGAIN);
+    CHECK_EQ(rqs_lock & 0x3fffffff, (int)syscall(SYS_gettid)); /* still the requeuer's */
+    pi_unlock(&rqs_lock);
+    CHECK_EQ(rqs_lock, 0);
+    CHECK_EQ(sigaction(SIGUSR2, &old_sa, NULL), 0);
+    printf("a signal in WAIT_REQUEUE_PI: before the requeue the wait is restarted; after it EAGAIN, lock not taken\n");
 }
 
 int main(void)

@@ -575,6 +575,23 @@ static void test_cpu_timers(void)
     CHECK_EQ(timer_delete(t), 0);
     signal(SIGUSR1, SIG_DFL);
     printf("pthread_getcpuclockid clock: fires after 30 ms of that thread's CPU while the caller sleeps\n");
+
+    /* clock_nanosleep on the process clock: returns once the process has used that much
+     * CPU (here a spinning thread's), relative and absolute; a thread clock: EINVAL */
+    cpu_spin_stop = 0;
+    CHECK_EQ(pthread_create(&th, NULL, cpu_spinner, NULL), 0);
+    long long p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    struct timespec rel = {0, 50000000};
+    CHECK_EQ(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &rel, NULL), 0);
+    CHECK(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - p0 >= 50000000);
+    long long until = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) + 50000000;
+    struct timespec abs_ts = {until / 1000000000, until % 1000000000};
+    CHECK_EQ(clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, TIMER_ABSTIME, &abs_ts, NULL), 0);
+    CHECK(cpu_ns(CLOCK_PROCESS_CPUTIME_ID) >= until);
+    __atomic_store_n(&cpu_spin_stop, 1, __ATOMIC_RELEASE);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    CHECK_EQ(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &rel, NULL), EINVAL);
+    printf("clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID): wakes after 50 ms of process CPU (relative, absolute); thread clock EINVAL\n");
 }
 
 int main(void)

@@ -267,6 +267,17 @@ pub enum Errno {
     ERFKILL = 132,
     /// Memory page has hardware error
     EHWPOISON = 133,
+    /// Kernel-internal, never seen by a program: an interrupted call that is restarted if
+    /// no handler runs or the handler has SA_RESTART, else fails with EINTR.
+    ERESTARTSYS = 512,
+    /// Kernel-internal: an interrupted call that is always restarted.
+    ERESTARTNOINTR = 513,
+    /// Kernel-internal: an interrupted call restarted only if no handler runs, else EINTR.
+    ERESTARTNOHAND = 514,
+    /// Kernel-internal: as ERESTARTNOHAND, but the restart goes through `restart_syscall`,
+    /// which continues the call from the thread's saved restart block.
+    #[allow(non_camel_case_types)]
+    ERESTART_RESTARTBLOCK = 516,
 }
 
 impl Errno {
@@ -404,6 +415,10 @@ impl Errno {
             Errno::ENOTRECOVERABLE => "ENOTRECOVERABLE",
             Errno::ERFKILL => "ERFKILL",
             Errno::EHWPOISON => "EHWPOISON",
+            Errno::ERESTARTSYS => "ERESTARTSYS",
+            Errno::ERESTARTNOINTR => "ERESTARTNOINTR",
+            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
+            Errno::ERESTART_RESTARTBLOCK => "ERESTART_RESTARTBLOCK",
         }
     }
 
@@ -541,6 +556,9 @@ impl Errno {
             Errno::ENOTRECOVERABLE => "State not recoverable",
             Errno::ERFKILL => "Operation not possible due to RF-kill",
             Errno::EHWPOISON => "Memory page has hardware error",
+            Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK => {
+                "Interrupted system call (kernel-internal restart code)"
+            }
         }
     }
 
@@ -678,6 +696,10 @@ impl Errno {
             131 => Errno::ENOTRECOVERABLE,
             132 => Errno::ERFKILL,
             133 => Errno::EHWPOISON,
+            512 => Errno::ERESTARTSYS,
+            513 => Errno::ERESTARTNOINTR,
+            514 => Errno::ERESTARTNOHAND,
+            516 => Errno::ERESTART_RESTARTBLOCK,
             _ => return None,
         })
     }

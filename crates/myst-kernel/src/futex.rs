@@ -74,10 +74,29 @@ pub enum WaitEnd {
     Interrupted,
 }
 
+/// How a FUTEX_WAIT_REQUEUE_PI wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequeuePiEnd {
+    /// The caller owns the PI lock.
+    Owner,
+    /// The deadline passed.
+    TimedOut,
+    /// A signal came while the caller still waited on the first futex.
+    InterruptedBeforeRequeue,
+    /// A signal came after the caller was moved to wait for the lock.
+    InterruptedAfterRequeue,
+}
+
 impl FutexTable {
     /// FUTEX_WAIT: blocks while `*addr == val` until woken, the deadline (monotonic ns or
     /// realtime ns, per `realtime`) or a signal.
     pub fn wait(&self, t: &Arc<Thread>, addr: u64, val: u32, bitset: u32, deadline: Option<(u128, bool)>) -> KResult<WaitEnd> {
+        self.wait_moved(t, addr, val, bitset, deadline).map(|(end, _)| end)
+    }
+
+    /// [`FutexTable::wait`], also saying whether a wait that was not woken had been requeued
+    /// to another futex.
+    fn wait_moved(&self, t: &Arc<Thread>, addr: u64, val: u32, bitset: u32, deadline: Option<(u128, bool)>) -> KResult<(WaitEnd, bool)> {
         if bitset == 0 {
             kerr!(EINVAL);
         }
@@ -95,14 +114,17 @@ impl FutexTable {
             q.entry(addr).or_default().push(w.clone());
         }
         let end = block(t, &w, deadline);
+        let mut moved = false;
         if end != WaitEnd::Woken {
             let mut q = self.queues.lock();
             if w.woken.load(Ordering::SeqCst) != 0 {
-                return Ok(WaitEnd::Woken);
+                return Ok((WaitEnd::Woken, false));
             }
             let mut empty = false;
-            for v in q.values_mut() {
+            for (key, v) in q.iter_mut() {
+                let before = v.len();
                 v.retain(|x| !Arc::ptr_eq(x, &w));
+                moved |= *key != addr && v.len() != before;
             }
             if let Some(v) = q.get(&addr) {
                 empty = v.is_empty();
@@ -111,7 +133,7 @@ impl FutexTable {
                 q.remove(&addr);
             }
         }
-        Ok(end)
+        Ok((end, moved))
     }
 
     /// FUTEX_WAKE: wakes up to `n` waiters whose bitset intersects `bitset`.
@@ -334,22 +356,36 @@ impl FutexTable {
     /// requeued to the PI lock `addr2`; returns owning `addr2`. Woken by CMP_REQUEUE_PI (the
     /// lock already taken for us), by UNLOCK_PI after a requeue (handed over), or by a plain
     /// wake (then the lock is taken here, waiting for it like LOCK_PI).
-    pub fn wait_requeue_pi(&self, t: &Arc<Thread>, addr: u64, val: u32, addr2: u64, deadline: Option<(u128, bool)>) -> KResult<WaitEnd> {
+    pub fn wait_requeue_pi(
+        &self,
+        t: &Arc<Thread>,
+        addr: u64,
+        val: u32,
+        addr2: u64,
+        deadline: Option<(u128, bool)>,
+    ) -> KResult<RequeuePiEnd> {
         if addr == addr2 || !addr2.is_multiple_of(4) {
             kerr!(EINVAL);
         }
         if !t.process.mm.lock().check_access(addr2, 4, myst_abi::consts::PROT_WRITE) {
             kerr!(EFAULT);
         }
-        let end = self.wait(t, addr, val, u32::MAX, deadline)?;
-        if end != WaitEnd::Woken {
-            return Ok(end);
+        let (end, moved) = self.wait_moved(t, addr, val, u32::MAX, deadline)?;
+        match end {
+            WaitEnd::Woken => {}
+            WaitEnd::TimedOut => return Ok(RequeuePiEnd::TimedOut),
+            WaitEnd::Interrupted if moved => return Ok(RequeuePiEnd::InterruptedAfterRequeue),
+            WaitEnd::Interrupted => return Ok(RequeuePiEnd::InterruptedBeforeRequeue),
         }
         let user = crate::uaccess::User { mm: &t.process.mm };
         if u32::from_le_bytes(user.read_arr::<4>(addr2)?) & FUTEX_TID_MASK == t.tid {
-            return Ok(WaitEnd::Woken);
+            return Ok(RequeuePiEnd::Owner);
         }
-        self.lock_pi(t, addr2, false, deadline)
+        Ok(match self.lock_pi(t, addr2, false, deadline)? {
+            WaitEnd::Woken => RequeuePiEnd::Owner,
+            WaitEnd::TimedOut => RequeuePiEnd::TimedOut,
+            WaitEnd::Interrupted => RequeuePiEnd::InterruptedAfterRequeue,
+        })
     }
 
     /// FUTEX_CMP_REQUEUE_PI: if `*addr == val`, takes the PI lock `addr2` for the first waiter

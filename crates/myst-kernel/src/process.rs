@@ -138,6 +138,38 @@ pub struct Thread {
     pub wake: core::sync::atomic::AtomicU32,
     /// CPU affinity set by sched_setaffinity (bit per CPU); `None` = every CPU.
     pub affinity: Mutex<Option<Vec<u8>>>,
+    /// What `restart_syscall` continues after an `ERESTART_RESTARTBLOCK` interruption.
+    pub restart: Mutex<Option<Restart>>,
+}
+
+/// An interrupted call that `restart_syscall` continues where it stopped (Linux's
+/// `restart_block`): the deadline is absolute, so the restarted call does not wait again
+/// for the whole relative time.
+#[derive(Clone, Copy, Debug)]
+pub enum Restart {
+    /// A relative nanosleep/clock_nanosleep: sleep until `deadline` (ns on `clock`); the
+    /// time left goes to `rmtp` (if not 0) if it is interrupted again.
+    Sleep {
+        /// Clock.
+        clock: u32,
+        /// Absolute deadline, ns.
+        deadline: u128,
+        /// User pointer for the remaining time.
+        rmtp: u64,
+    },
+    /// FUTEX_WAIT/FUTEX_WAIT_BITSET with a timeout.
+    Futex {
+        /// Futex word.
+        addr: u64,
+        /// Expected value.
+        val: u32,
+        /// Wake bitset.
+        bitset: u32,
+        /// Absolute deadline, ns.
+        deadline: u128,
+        /// The deadline is on CLOCK_REALTIME (else CLOCK_MONOTONIC).
+        realtime: bool,
+    },
 }
 
 fn default_rlimits(nofile: u64, stack: u64) -> [Rlimit; 16] {
@@ -223,6 +255,7 @@ impl Thread {
             exiting: core::sync::atomic::AtomicBool::new(false),
             wake: core::sync::atomic::AtomicU32::new(0),
             affinity: Mutex::new(None),
+            restart: Mutex::new(None),
         })
     }
 }

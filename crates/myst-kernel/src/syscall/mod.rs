@@ -470,7 +470,7 @@ static ROWS: &[Row] = &[
         [Ptr, Int, Int, Ptr, Ptr, Hex],
         Int,
         Partial,
-        "every operation; PI without priority boosting (myst has no thread priorities); a signal during WAIT_REQUEUE_PI after the requeue ends the wait with EINTR"
+        "every operation; PI without priority boosting (myst has no real-time priorities)"
     ),
     row!(SYS_RT_SIGACTION, "rt_sigaction", signal::rt_sigaction, [Sig, Ptr, Out, Int], Int, Full, ""),
     row!(SYS_RT_SIGPROCMASK, "rt_sigprocmask", signal::rt_sigprocmask, [Int, Ptr, Out, Int], Int, Full, ""),
@@ -520,6 +520,7 @@ static ROWS: &[Row] = &[
     row!(SYS_TIME, "time", time::time, [Out], Int, Full, ""),
     row!(SYS_NANOSLEEP, "nanosleep", time::nanosleep, [Ptr, Out], Int, Full, ""),
     row!(SYS_CLOCK_NANOSLEEP, "clock_nanosleep", time::clock_nanosleep, [Int, Hex, Ptr, Out], Int, Full, ""),
+    row!(SYS_RESTART_SYSCALL, "restart_syscall", time::restart_syscall, [], Int, Full, "continues an interrupted sleep or futex wait"),
     row!(SYS_SENDFILE, "sendfile", io::sendfile, [Fd, Fd, Ptr, Int], Int, Partial, "copies through the kernel (no zero-copy)"),
     // networking
     row!(SYS_SOCKET, "socket", net::socket, [Int, Hex, Int], Int, Partial, "AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the host; no raw or netlink sockets"),
@@ -600,23 +601,41 @@ pub fn dispatch(k: &'static Kernel, thread: &Arc<Thread>, regs: &mut UserRegs) {
     if thread.exiting.load(core::sync::atomic::Ordering::SeqCst) {
         crate::thread_die(k, thread);
     }
-    if crate::signal::has_deliverable(thread) {
-        let interrupted = matches!(&result, Err(e) if e.errno == Errno::EINTR);
+    // An interrupted call: a kernel-internal restart code says how Linux restarts it; a plain
+    // EINTR restarts as ERESTARTSYS for the calls SA_RESTART restarts, else as ERESTARTNOHAND.
+    let restart_code = match &result {
+        Err(e) if matches!(e.errno, Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK) => {
+            Some(e.errno)
+        }
+        _ => None,
+    };
+    let deliverable = crate::signal::has_deliverable(thread);
+    if deliverable || restart_code.is_some() {
+        let interrupted = restart_code.is_some() || matches!(&result, Err(e) if e.errno == Errno::EINTR);
         if interrupted {
-            let restart = match crate::signal::peek(thread) {
-                Some((sig, act)) => {
-                    let runs_handler = act.handler > 1
-                        || (act.handler == 0 && crate::signal::default_action(sig) == crate::signal::DefaultAction::Terminate);
-                    !runs_handler || (act.flags & SA_RESTART != 0 && crate::signal::restartable(nr))
-                }
-                None => false,
+            let (runs_handler, sa_restart) = match crate::signal::peek(thread) {
+                Some((sig, act)) => (
+                    act.handler > 1 || (act.handler == 0 && crate::signal::default_action(sig) == crate::signal::DefaultAction::Terminate),
+                    act.flags & SA_RESTART != 0,
+                ),
+                None => (false, false),
+            };
+            let code = restart_code.unwrap_or(if crate::signal::restartable(nr) { Errno::ERESTARTSYS } else { Errno::ERESTARTNOHAND });
+            let restart = match code {
+                Errno::ERESTARTNOINTR => true,
+                Errno::ERESTARTSYS => !runs_handler || sa_restart,
+                _ => !runs_handler,
             };
             if restart {
-                ctx.regs.rax = nr as u64;
+                ctx.regs.rax = if code == Errno::ERESTART_RESTARTBLOCK { myst_abi::nr::SYS_RESTART_SYSCALL } else { nr } as u64;
                 ctx.regs.rip -= 2;
+            } else {
+                ctx.regs.rax = (-(Errno::EINTR.raw() as i64)) as u64;
             }
         }
-        crate::signal::deliver(k, thread, ctx.regs);
+        if deliverable {
+            crate::signal::deliver(k, thread, ctx.regs);
+        }
     }
 }
 

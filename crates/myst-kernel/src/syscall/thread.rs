@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use crate::error::KResult;
-use crate::futex::{deadline, WaitEnd};
+use crate::futex::{deadline, RequeuePiEnd, WaitEnd};
 use crate::kerr;
 use crate::process::Thread;
 use core::sync::atomic::Ordering;
@@ -245,10 +245,15 @@ pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             };
             let dl = if cmd == FUTEX_WAIT { deadline(ts, None) } else { deadline(None, ts.map(|t| (t, realtime))) };
             let bitset = if cmd == FUTEX_WAIT { u32::MAX } else { val3 };
-            match fx.wait(c.thread, addr, val, bitset, dl)? {
-                WaitEnd::Woken => Ok(0),
-                WaitEnd::TimedOut => kerr!(ETIMEDOUT),
-                WaitEnd::Interrupted => kerr!(EINTR),
+            match dl {
+                // With a timeout, an interrupted wait continues through restart_syscall with
+                // the same absolute deadline (and only when no handler runs), as on Linux.
+                Some(dl) => futex_wait_restartable(c, addr, val, bitset, dl),
+                None => match fx.wait(c.thread, addr, val, bitset, None)? {
+                    WaitEnd::Woken => Ok(0),
+                    WaitEnd::TimedOut => kerr!(ETIMEDOUT),
+                    WaitEnd::Interrupted => kerr!(ERESTARTSYS),
+                },
             }
         }
         FUTEX_WAKE => Ok(fx.wake(addr, val, u32::MAX) as u64),
@@ -275,7 +280,8 @@ pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             match fx.lock_pi(c.thread, addr, cmd == FUTEX_TRYLOCK_PI, dl)? {
                 WaitEnd::Woken => Ok(0),
                 WaitEnd::TimedOut => kerr!(ETIMEDOUT),
-                WaitEnd::Interrupted => kerr!(EINTR),
+                // Linux always restarts a lock wait (its deadline is absolute).
+                WaitEnd::Interrupted => kerr!(ERESTARTNOINTR),
             }
         }
         FUTEX_UNLOCK_PI => {
@@ -294,12 +300,29 @@ pub fn futex(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
                 None
             };
             match fx.wait_requeue_pi(c.thread, addr, val, addr2, dl)? {
-                WaitEnd::Woken => Ok(0),
-                WaitEnd::TimedOut => kerr!(ETIMEDOUT),
-                WaitEnd::Interrupted => kerr!(EINTR),
+                RequeuePiEnd::Owner => Ok(0),
+                RequeuePiEnd::TimedOut => kerr!(ETIMEDOUT),
+                // Interrupted while still on the condition futex: restarted whatever the
+                // handler; once requeued to the lock the call cannot restart (the condition
+                // word has moved on): EAGAIN, as Linux returns.
+                RequeuePiEnd::InterruptedBeforeRequeue => kerr!(ERESTARTNOINTR),
+                RequeuePiEnd::InterruptedAfterRequeue => kerr!(EAGAIN),
             }
         }
         FUTEX_CMP_REQUEUE_PI => Ok(fx.cmp_requeue_pi(c.thread, addr, val, uts as u32, addr2, val3)? as u64),
         _ => kerr!(ENOSYS, "unknown futex operation"),
+    }
+}
+
+/// FUTEX_WAIT(_BITSET) with an absolute deadline `dl` (ns, realtime flag); interrupted, it
+/// leaves a restart block for restart_syscall.
+pub(crate) fn futex_wait_restartable(c: &Ctx<'_>, addr: u64, val: u32, bitset: u32, dl: (u128, bool)) -> KResult<u64> {
+    match c.k.futexes.wait(c.thread, addr, val, bitset, Some(dl))? {
+        WaitEnd::Woken => Ok(0),
+        WaitEnd::TimedOut => kerr!(ETIMEDOUT),
+        WaitEnd::Interrupted => {
+            *c.thread.restart.lock() = Some(crate::process::Restart::Futex { addr, val, bitset, deadline: dl.0, realtime: dl.1 });
+            kerr!(ERESTART_RESTARTBLOCK)
+        }
     }
 }

@@ -102,10 +102,12 @@ fn read_ts(c: &Ctx<'_>, p: u64) -> KResult<Timespec> {
     Ok(t)
 }
 
-/// Sleeps until `deadline` (ns on `clock`); a deliverable signal ends it with EINTR and
-/// the time left.
+/// Sleeps until `deadline` (ns on `clock`, a host clock id); a deliverable signal ends it
+/// with the time left. On a CPU-time clock it rechecks the clock in steps that the
+/// process's CPU time cannot outrun (it runs on at most a few CPUs at once).
 fn sleep_until(c: &Ctx<'_>, clock: u32, deadline: u128) -> Result<(), u128> {
     let tc = crate::tcall();
+    let cpu_clock = clock == CLOCK_PROCESS_CPUTIME_ID || (clock as i32) < 0;
     loop {
         let gen = c.thread.wake.load(core::sync::atomic::Ordering::SeqCst);
         let now = tc.clock_gettime(clock).unwrap_or_default().as_nanos();
@@ -115,7 +117,9 @@ fn sleep_until(c: &Ctx<'_>, clock: u32, deadline: u128) -> Result<(), u128> {
         if crate::signal::has_deliverable(c.thread) {
             return Err(deadline - now);
         }
-        let _ = tc.futex_wait(&c.thread.wake, gen, Some((deadline - now).min(u64::MAX as u128) as u64));
+        let left = deadline - now;
+        let wait = if cpu_clock { (left / 8).max(1_000_000) } else { left };
+        let _ = tc.futex_wait(&c.thread.wake, gen, Some(wait.min(u64::MAX as u128) as u64));
     }
 }
 
@@ -123,32 +127,53 @@ fn now(clock: u32) -> u128 {
     crate::tcall().clock_gettime(clock).unwrap_or_default().as_nanos()
 }
 
-pub fn nanosleep(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let t = read_ts(c, a[0])?;
-    let d = now(CLOCK_MONOTONIC) + t.as_nanos();
-    if let Err(left) = sleep_until(c, CLOCK_MONOTONIC, d) {
-        if a[1] != 0 {
-            c.user().write(a[1], &Timespec::from_nanos(left).to_bytes())?;
+/// A relative sleep until `deadline`: interrupted, it writes the time left to `rmtp` and
+/// leaves a restart block, so that a signal with no handler (a stop and continue, an
+/// ignored signal) resumes it for the time left, as Linux's `restart_syscall` does.
+pub(crate) fn sleep_restartable(c: &Ctx<'_>, clock: u32, deadline: u128, rmtp: u64) -> KResult<u64> {
+    if let Err(left) = sleep_until(c, clock, deadline) {
+        if rmtp != 0 {
+            c.user().write(rmtp, &Timespec::from_nanos(left).to_bytes())?;
         }
-        kerr!(EINTR);
+        *c.thread.restart.lock() = Some(crate::process::Restart::Sleep { clock, deadline, rmtp });
+        kerr!(ERESTART_RESTARTBLOCK);
     }
     Ok(0)
 }
 
+pub fn nanosleep(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let t = read_ts(c, a[0])?;
+    let d = now(CLOCK_MONOTONIC) + t.as_nanos();
+    sleep_restartable(c, CLOCK_MONOTONIC, d, a[1])
+}
+
 pub fn clock_nanosleep(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    let id = clock_ok(a[0])?;
-    if id == CLOCK_THREAD_CPUTIME_ID {
+    // Linux sleeps on any clock but a thread's CPU time (the caller would never wake).
+    let raw = a[0] as u32 as i32;
+    if a[0] as u32 == CLOCK_THREAD_CPUTIME_ID || (raw < 0 && raw & 4 != 0) {
         kerr!(EINVAL);
     }
-    let clock = if id == CLOCK_PROCESS_CPUTIME_ID { CLOCK_MONOTONIC } else { id };
+    let clock = host_clock(c, a[0])?;
     let t = read_ts(c, a[2])?;
-    let abs = a[1] as u32 & TIMER_ABSTIME != 0;
-    let d = if abs { t.as_nanos() } else { now(clock) + t.as_nanos() };
-    if let Err(left) = sleep_until(c, clock, d) {
-        if !abs && a[3] != 0 {
-            c.user().write(a[3], &Timespec::from_nanos(left).to_bytes())?;
+    if a[1] as u32 & TIMER_ABSTIME != 0 {
+        // Absolute: restarted as it is when no handler runs (ERESTARTNOHAND).
+        if sleep_until(c, clock, t.as_nanos()).is_err() {
+            kerr!(ERESTARTNOHAND);
         }
-        kerr!(EINTR);
+        return Ok(0);
     }
-    Ok(0)
+    let d = now(clock) + t.as_nanos();
+    sleep_restartable(c, clock, d, a[3])
+}
+
+/// restart_syscall: continues the call a signal interrupted (see [`crate::process::Restart`]).
+pub fn restart_syscall(c: &mut Ctx<'_>, _a: [u64; 6]) -> KResult<u64> {
+    let r = c.thread.restart.lock().take();
+    match r {
+        Some(crate::process::Restart::Sleep { clock, deadline, rmtp }) => sleep_restartable(c, clock, deadline, rmtp),
+        Some(crate::process::Restart::Futex { addr, val, bitset, deadline, realtime }) => {
+            super::thread::futex_wait_restartable(c, addr, val, bitset, (deadline, realtime))
+        }
+        None => kerr!(EINTR),
+    }
 }
