@@ -840,6 +840,47 @@ confine confine/runtime-symlink-abs $BB sh -c "ln -sf '$BUILD/outside-marker' /t
 confine confine/rename-cwd $BB sh -c 'mkdir -p /tmp/esc-r/d && cd /tmp/esc-r/d && mv /tmp/esc-r /tmp/esc-r2 && cat ../../../outside-marker; st=$?; rm -rf /tmp/esc-r2; exit $st'
 confine confine/hardlink $BB sh -c "ln '$BUILD/outside-marker' /tmp/esc-h && cat /tmp/esc-h; st=\$?; rm -f /tmp/esc-h; exit \$st"
 
+# host_files NAME ROOT: the rootfs has no /etc/resolv.conf or /etc/hosts; under myst they
+# read as the host's, /etc lists them, and a host-directory rootfs is left unchanged.
+host_files() {
+    local name=$1 root=$2
+    selected "$name" || return 0
+    [ "$NATIVE_ONLY" = 1 ] && return 0
+    if [ ! -f /etc/resolv.conf ] || [ ! -f /etc/hosts ]; then
+        pass "$name" "(skipped: this machine has no /etc/resolv.conf or /etc/hosts)"
+        return 0
+    fi
+    CASE_DIR=$OUT/${name//\//_}
+    rm -rf "$CASE_DIR"
+    mkdir -p "$CASE_DIR"
+    STDIN_MODE=null STDIN_ARG="" CASE_ENV=()
+    SIG_PROG=$SIG_CLEAN
+    # shellcheck disable=SC2206
+    CMD=("$MYST" exec-linux $MYST_FLAGS "$root" $BB sh -c 'cat /etc/resolv.conf; echo ==; cat /etc/hosts; echo ==; ls /etc; echo ==; ls /')
+    run_cmd myst
+    local o=$CASE_DIR/myst problems=()
+    { cat /etc/resolv.conf; echo ==; cat /etc/hosts; echo ==; } >"$CASE_DIR/want"
+    [ "$(cat "$o.rc")" = 0 ] || problems+=("exit $(cat "$o.rc")")
+    head -c "$(stat -c %s "$CASE_DIR/want")" "$o.out" | cmp -s - "$CASE_DIR/want" || problems+=("contents differ from the host's")
+    grep -qx resolv.conf "$o.out" || problems+=("ls /etc does not list resolv.conf")
+    grep -qx hosts "$o.out" || problems+=("ls /etc does not list hosts")
+    grep -qx proc "$o.out" || problems+=("ls / does not list proc")
+    [ -e "$ROOTFS/etc/resolv.conf" ] && problems+=("the host directory was modified")
+    if [ ${#problems[@]} -eq 0 ]; then
+        pass "$name"
+    else
+        local IFS=';'
+        fail "$name" "${problems[*]}"
+        unset IFS
+        sed 's/^/    stdout: /' "$o.out" | head -n 10
+        sed 's/^/    stderr: /' "$o.err" | head -n 5
+    fi
+}
+
+echo "== files from the host"
+host_files host-files/dir "$ROOTFS"
+[ "$CPIO_OK" = 1 ] && host_files host-files/cpio "$CPIO"
+
 echo "== bad input"
 neg neg/missing-rootfs "$BUILD/no-such-rootfs" /bin/busybox true
 for kind in dir cpio; do

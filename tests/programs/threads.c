@@ -12,6 +12,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1123,8 +1124,81 @@ static void test_futex(void)
     printf("a signal in WAIT_REQUEUE_PI: before the requeue the wait is restarted; after it EAGAIN, lock not taken\n");
 }
 
+/* nice values are per thread on Linux: setpriority(PRIO_PROCESS, 0) changes the caller
+ * only; a tid names one thread; new threads and children start with their creator's */
+static int prio_base, prio_set;
+static volatile pid_t prio_tid;
+static pthread_barrier_t prio_bar;
+
+static int nice_of(int which, int who)
+{
+    errno = 0;
+    int v = getpriority(which, who);
+    return errno ? -100 - errno : v;
+}
+
+static void *prio_thread(void *arg)
+{
+    (void)arg;
+    prio_tid = (pid_t)syscall(SYS_gettid);
+    CHECK_EQ(nice_of(PRIO_PROCESS, 0), prio_base); /* the creator's */
+    CHECK_EQ(setpriority(PRIO_PROCESS, 0, prio_set), 0);
+    CHECK_EQ(nice_of(PRIO_PROCESS, 0), prio_set);
+    pthread_barrier_wait(&prio_bar); /* main checks this thread by tid */
+    pthread_barrier_wait(&prio_bar);
+    /* a child forked here starts with this thread's value, in its own group */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int ok = nice_of(PRIO_PROCESS, 0) == prio_set && setpgid(0, 0) == 0 && nice_of(PRIO_PGRP, 0) == prio_set;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return NULL;
+}
+
+static void test_priority(void)
+{
+    t_section("priorities");
+    prio_base = nice_of(PRIO_PROCESS, 0);
+    CHECK(prio_base >= -20 && prio_base <= 19);
+    prio_set = prio_base + 5 > 19 ? 19 : prio_base + 5;
+    CHECK_EQ(pthread_barrier_init(&prio_bar, NULL, 2), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, prio_thread, NULL), 0);
+    pthread_barrier_wait(&prio_bar);
+    CHECK_EQ(nice_of(PRIO_PROCESS, 0), prio_base); /* the main thread is unchanged */
+    CHECK_EQ(nice_of(PRIO_PROCESS, prio_tid), prio_set);
+    CHECK_EQ(nice_of(PRIO_PROCESS, getpid()), prio_base);
+    /* /proc/self/stat reports the main thread's: priority 20 + nice, then nice */
+    char buf[1024] = {0};
+    int fd = open("/proc/self/stat", O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(read(fd, buf, sizeof buf - 1) > 0);
+    close(fd);
+    char *p = strrchr(buf, ')');
+    long prio = -1, nice = -1;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %ld %ld", &prio, &nice);
+    CHECK_EQ(nice, prio_base);
+    CHECK_EQ(prio, 20 + prio_base);
+    pthread_barrier_wait(&prio_bar);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&prio_bar);
+    /* a lower value needs privilege; bad arguments */
+    if (geteuid() != 0 && prio_base > -20)
+        CHECK_ERR(setpriority(PRIO_PROCESS, 0, prio_base - 1), EACCES);
+    CHECK_EQ(nice_of(3, 0), -100 - EINVAL);
+    CHECK_EQ(nice_of(PRIO_PROCESS, 999999), -100 - ESRCH);
+    CHECK_ERR(setpriority(PRIO_PROCESS, 999999, 0), ESRCH);
+    printf("nice per thread: a thread's setpriority leaves the main thread's, a tid names it, /proc/self/stat shows the main thread's, children and threads inherit\n");
+}
+
 int main(void)
 {
+    test_priority();
     test_robust_process();
     test_mutex();
     test_cond();

@@ -515,7 +515,19 @@ pub fn kill_other_threads(k: &Kernel, p: &Process, me: u32) {
 
 /// Creates `path` with `data` when the root file system lacks it (never on a host directory).
 fn install_default_file(k: &Kernel, path: &str, data: &[u8]) {
-    if k.root_fstype == "hostfs" || k.vfs.walk(path.as_bytes(), true).is_ok() {
+    if k.vfs.walk(path.as_bytes(), true).is_ok() {
+        return;
+    }
+    if k.root_fstype == "hostfs" {
+        // A host directory is never modified: the file is an in-memory one attached to
+        // the directory (which must exist), as a container runtime bind-mounts it.
+        let Ok(par) = k.vfs.parent(path.as_bytes()) else { return };
+        let holder = vfs::ramfs::RamFs::new_root(0o755, RAMFS_MAGIC);
+        if let Ok(n) = vfs::Inode::create(&*holder, &par.name, S_IFREG | 0o644, 0, 0, 0) {
+            if n.write_at(0, data).is_ok() {
+                k.vfs.attach_at(&par.dir_path, &par.name, n, "ramfs", "none");
+            }
+        }
         return;
     }
     let Ok(par) = k.vfs.parent(path.as_bytes()) else {
@@ -637,6 +649,7 @@ pub fn boot(t: &'static dyn Tcall, args: BootArgs) -> Result<Infallible, BootErr
     let thread = Thread::new(proc.pid, proc.clone());
     // The signal mask is inherited across execve; the first process gets the host's.
     *thread.sigmask.lock() = info.initial_sigmask & !signal::UNBLOCKABLE;
+    thread.nice.store(info.initial_nice.clamp(-20, 19), core::sync::atomic::Ordering::Relaxed);
     k.procs.lock().insert(proc.pid, proc.clone());
     k.threads.lock().insert(thread.tid, thread.clone());
     let regs = loader::exec_first(k, &proc, &args).map_err(|e| BootError(e.0))?;

@@ -104,8 +104,6 @@ pub struct Process {
     pub next_timer: AtomicU32,
     /// POSIX timers.
     pub posix_timers: Mutex<Vec<crate::timer::PosixTimer>>,
-    /// Nice value.
-    pub nice: Mutex<i32>,
     /// `--thread-stack-size` (0 = libc default).
     pub thread_stack_size: u64,
 }
@@ -140,6 +138,9 @@ pub struct Thread {
     pub affinity: Mutex<Option<Vec<u8>>>,
     /// What `restart_syscall` continues after an `ERESTART_RESTARTBLOCK` interruption.
     pub restart: Mutex<Option<Restart>>,
+    /// Nice value (-20..=19); per thread, as on Linux. New threads and forked children
+    /// start with their creator's.
+    pub nice: core::sync::atomic::AtomicI32,
 }
 
 /// An interrupted call that `restart_syscall` continues where it stopped (Linux's
@@ -233,7 +234,6 @@ impl Process {
             sigwq: Default::default(),
             next_timer: AtomicU32::new(0),
             posix_timers: Mutex::new(Vec::new()),
-            nice: Mutex::new(0),
         }))
     }
 }
@@ -256,6 +256,7 @@ impl Thread {
             wake: core::sync::atomic::AtomicU32::new(0),
             affinity: Mutex::new(None),
             restart: Mutex::new(None),
+            nice: core::sync::atomic::AtomicI32::new(0),
         })
     }
 }
@@ -299,7 +300,6 @@ impl Process {
             sigwq: Default::default(),
             next_timer: AtomicU32::new(0),
             posix_timers: Mutex::new(Vec::new()),
-            nice: Mutex::new(*parent.nice.lock()),
             thread_stack_size: parent.thread_stack_size,
         })
     }

@@ -233,6 +233,9 @@ impl LinuxTarget {
             vdso: if crate::vdso::guard_installed() { raw_auxv(libc::AT_SYSINFO_EHDR).unwrap_or(0) } else { 0 },
             initial_sigmask: 0,
             initial_sigignored: 0,
+            // SAFETY: no preconditions (-1 is a valid nice value: errno is not consulted,
+            // and a failure leaves the default).
+            initial_nice: unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
         }
     }
 
@@ -631,6 +634,11 @@ impl Tcall for LinuxTarget {
     fn cpu_timer_delete(&self, h: u64) -> TResult<()> {
         // SAFETY: no memory arguments.
         check(unsafe { libc::syscall(libc::SYS_timer_delete, h as i32) }).map(|_| ())
+    }
+
+    fn set_nice(&self, host_tid: i32, nice: i32) -> TResult<()> {
+        // SAFETY: no memory arguments; PRIO_PROCESS with a tid names one host thread.
+        check(unsafe { libc::setpriority(libc::PRIO_PROCESS, host_tid as libc::id_t, nice) } as libc::c_long).map(|_| ())
     }
 
     fn exit_process(&self, status: i32) -> ! {

@@ -134,6 +134,8 @@ pub struct TargetInfo {
     /// Signals whose disposition was SIG_IGN when the target started (same bits); inherited
     /// like the mask. A target whose own runtime changes a disposition leaves that bit clear.
     pub initial_sigignored: u64,
+    /// The nice value the target started with; the first process inherits it.
+    pub initial_nice: i32,
 }
 
 /// Kind of a host directory entry or file.
@@ -201,6 +203,9 @@ pub trait Tcall: Sync {
     fn cpu_timer_get(&self, h: u64) -> TResult<(u64, u64)>;
     /// Deletes timer `h`.
     fn cpu_timer_delete(&self, h: u64) -> TResult<()>;
+    /// Sets the scheduling nice value of host thread `host_tid` (a thread of this
+    /// application); a host that refuses (no privilege to raise a priority) says so.
+    fn set_nice(&self, host_tid: i32, nice: i32) -> TResult<()>;
     /// Host name.
     fn hostname(&self, buf: &mut [u8]) -> TResult<usize>;
 

@@ -160,7 +160,16 @@ pub fn getdents64(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let count = (a[2] as usize).min(1 << 20);
     let mut cache = f.dir_cache.lock();
     if cache.is_none() {
-        *cache = Some(f.inode.readdir()?);
+        let mut list = f.inode.readdir()?;
+        // names attached to this directory (/dev, /proc, /tmp at the root; injected files)
+        for (name, node) in c.k.vfs.attached_names(&f.path) {
+            if !list.iter().any(|e| e.name == name) {
+                if let Ok(st) = node.stat() {
+                    list.push(crate::vfs::DirEntry { ino: st.ino, dtype: dtype_of(st.mode), name });
+                }
+            }
+        }
+        *cache = Some(list);
     }
     let entries = cache.as_ref().expect("filled");
     let mut pos = f.pos.lock();

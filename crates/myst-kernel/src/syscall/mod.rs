@@ -510,8 +510,8 @@ static ROWS: &[Row] = &[
     row!(SYS_SCHED_GET_PRIORITY_MAX, "sched_get_priority_max", timer::sched_get_priority_max, [Int], Int, Full, ""),
     row!(SYS_SCHED_GET_PRIORITY_MIN, "sched_get_priority_min", timer::sched_get_priority_min, [Int], Int, Full, ""),
     row!(SYS_SCHED_RR_GET_INTERVAL, "sched_rr_get_interval", timer::sched_rr_get_interval, [Int, Out], Int, Full, ""),
-    row!(SYS_GETPRIORITY, "getpriority", timer::getpriority, [Int, Int], Int, Partial, "one nice value per process"),
-    row!(SYS_SETPRIORITY, "setpriority", timer::setpriority, [Int, Int, Int], Int, Partial, "one nice value per process; no effect on host scheduling"),
+    row!(SYS_GETPRIORITY, "getpriority", timer::getpriority, [Int, Int], Int, Full, "nice values are per thread, as on Linux"),
+    row!(SYS_SETPRIORITY, "setpriority", timer::setpriority, [Int, Int, Int], Int, Full, "applied to the host threads too (where the host permits)"),
     row!(SYS_MEMBARRIER, "membarrier", timer::membarrier, [Int, Hex, Int], Int, Partial, "GLOBAL, GLOBAL_EXPEDITED, PRIVATE_EXPEDITED and their REGISTER commands (through the host); no RSEQ or SYNC_CORE"),
     // time
     row!(SYS_CLOCK_GETTIME, "clock_gettime", time::clock_gettime, [Int, Out], Int, Full, ""),

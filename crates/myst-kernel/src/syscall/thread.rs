@@ -59,6 +59,7 @@ fn do_clone(c: &mut Ctx<'_>, ca: CloneArgs) -> KResult<u64> {
     let t = Thread::new(tid, c.proc.clone());
     *t.sigmask.lock() = *c.thread.sigmask.lock();
     *t.affinity.lock() = c.thread.affinity.lock().clone();
+    t.nice.store(c.thread.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     if f & CLONE_CHILD_CLEARTID != 0 {
         *t.clear_child_tid.lock() = ca.ctid;
     }
@@ -106,6 +107,7 @@ fn do_fork(c: &mut Ctx<'_>, ca: &CloneArgs) -> KResult<u64> {
     let t = Thread::new(pid, child.clone());
     *t.sigmask.lock() = *c.thread.sigmask.lock();
     *t.affinity.lock() = c.thread.affinity.lock().clone();
+    t.nice.store(c.thread.nice.load(Ordering::Relaxed), Ordering::Relaxed);
     *t.altstack.lock() = *c.thread.altstack.lock();
     if f & CLONE_CHILD_CLEARTID != 0 {
         *t.clear_child_tid.lock() = ca.ctid;

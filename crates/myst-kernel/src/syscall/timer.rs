@@ -372,23 +372,74 @@ pub fn sched_rr_get_interval(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn getpriority(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] > 2 {
-        kerr!(EINVAL);
+const PRIO_PROCESS: u64 = 0;
+const PRIO_PGRP: u64 = 1;
+const PRIO_USER: u64 = 2;
+
+/// The threads getpriority/setpriority(`which`, `who`) name: PRIO_PROCESS a thread (0 = the
+/// caller; a tid, which for a process's main thread is its pid), PRIO_PGRP every thread of
+/// a process group (0 = the caller's), PRIO_USER every thread of a user's processes
+/// (0 = the caller's uid). None found: ESRCH.
+fn prio_targets(c: &Ctx<'_>, which: u64, who: u64) -> KResult<alloc::vec::Vec<Arc<crate::process::Thread>>> {
+    let who = who as u32;
+    let mut out = alloc::vec::Vec::new();
+    match which {
+        PRIO_PROCESS => {
+            if who == 0 {
+                out.push(c.thread.clone());
+            } else if let Some(t) = c.k.thread(who) {
+                out.push(t);
+            }
+        }
+        PRIO_PGRP | PRIO_USER => {
+            let pgid = if who == 0 { c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed) } else { who };
+            let uid = if who == 0 { c.proc.creds.uid } else { who };
+            let procs: alloc::vec::Vec<_> = c.k.procs.lock().values().cloned().collect();
+            for p in procs {
+                let hit = if which == PRIO_PGRP { p.pgid.load(core::sync::atomic::Ordering::Relaxed) == pgid } else { p.creds.uid == uid };
+                if !hit || p.zombie.lock().is_some() {
+                    continue;
+                }
+                let tids = p.threads.lock().clone();
+                out.extend(tids.into_iter().filter_map(|t| c.k.thread(t)));
+            }
+        }
+        _ => kerr!(EINVAL),
     }
-    Ok((20 - *c.proc.nice.lock()) as u64)
+    if out.is_empty() {
+        kerr!(ESRCH);
+    }
+    Ok(out)
+}
+
+pub fn getpriority(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
+    let ts = prio_targets(c, a[0], a[1])?;
+    // The highest priority (lowest nice) of them, as 20 - nice (libc turns it back).
+    let nice = ts.iter().map(|t| t.nice.load(core::sync::atomic::Ordering::Relaxed)).min().unwrap_or(0);
+    Ok((20 - nice) as u64)
 }
 
 pub fn setpriority(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
-    if a[0] > 2 {
-        kerr!(EINVAL);
-    }
+    let ts = prio_targets(c, a[0], a[1])?;
     let n = (a[2] as i32).clamp(-20, 19);
-    let mut nice = c.proc.nice.lock();
-    if n < *nice && c.proc.creds.uid != 0 {
-        kerr!(EACCES);
+    for t in &ts {
+        if c.proc.creds.uid != 0 && t.process.creds.uid != c.proc.creds.uid {
+            kerr!(EPERM);
+        }
+        // Raising a priority (a lower nice) needs privilege, as RLIMIT_NICE is 0.
+        if n < t.nice.load(core::sync::atomic::Ordering::Relaxed) && c.proc.creds.uid != 0 {
+            kerr!(EACCES);
+        }
     }
-    *nice = n;
+    for t in &ts {
+        t.nice.store(n, core::sync::atomic::Ordering::Relaxed);
+        // The host thread runs at that nice too, where the host allows it (an unprivileged
+        // myst cannot raise a priority on the host; the application still sees its value).
+        let host_tid = t.host.lock().1;
+        if host_tid > 0 {
+            let _ = crate::tcall().set_nice(host_tid, n);
+        }
+    }
     Ok(0)
 }
 

@@ -203,14 +203,21 @@ pub struct Mount {
     pub source: String,
 }
 
+/// The names attached to one directory (see `Vfs::attach_at`), by name.
+type Attached = BTreeMap<Vec<u8>, Mount>;
+
 /// The mount table and the root.
 pub struct Vfs {
     root: InodeRef,
     /// Mounts keyed by (dev, ino) of the covered directory.
     mounts: Mutex<BTreeMap<(u64, u64), Mount>>,
-    /// File systems attached as top-level names of the root without a directory in the
-    /// root file system (so that a host-directory rootfs is never modified to hold /dev).
-    root_extra: Mutex<BTreeMap<Vec<u8>, Mount>>,
+    /// Names attached to a directory without an entry in its file system: /dev, /proc, /tmp
+    /// at the root, and /etc/resolv.conf and /etc/hosts in a host-directory rootfs that has
+    /// none (so that a host directory is never modified). Keyed by the directory's
+    /// canonical absolute path, then by name.
+    extra: Mutex<BTreeMap<Vec<u8>, Attached>>,
+    /// Bit N set: some directory of depth N (0 = the root) has attached names.
+    extra_depths: core::sync::atomic::AtomicU64,
 }
 
 /// Result of resolving a path up to its last component.
@@ -251,7 +258,12 @@ pub fn join(base: &[u8], rel: &[u8]) -> Vec<u8> {
 impl Vfs {
     /// A VFS whose root is `root`.
     pub fn new(root: InodeRef) -> Self {
-        Self { root, mounts: Mutex::new(BTreeMap::new()), root_extra: Mutex::new(BTreeMap::new()) }
+        Self {
+            root,
+            mounts: Mutex::new(BTreeMap::new()),
+            extra: Mutex::new(BTreeMap::new()),
+            extra_depths: core::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// The root inode.
@@ -288,13 +300,47 @@ impl Vfs {
     /// Attaches `root` as top-level directory `/name`, hiding anything of that name in the
     /// root file system.
     pub fn attach_top(&self, name: &str, root: InodeRef, fstype: &'static str, source: &str) {
-        let m = Mount { path: alloc::format!("/{name}"), root, fstype, source: source.into() };
-        self.root_extra.lock().insert(name.as_bytes().to_vec(), m);
+        self.attach_at(b"/", name.as_bytes(), root, fstype, source);
     }
 
-    /// Current mounts.
+    /// Attaches `root` (a directory or a file) as `name` in the directory at canonical
+    /// absolute path `dir`, hiding anything of that name there.
+    pub fn attach_at(&self, dir: &[u8], name: &[u8], root: InodeRef, fstype: &'static str, source: &str) {
+        let depth = dir.split(|&c| c == b'/').filter(|c| !c.is_empty()).count();
+        let path = join(dir, name);
+        let m = Mount { path: String::from_utf8_lossy(&path).into_owned(), root, fstype, source: source.into() };
+        self.extra.lock().entry(dir.to_vec()).or_default().insert(name.to_vec(), m);
+        if depth < 64 {
+            self.extra_depths.fetch_or(1 << depth, core::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// The names attached to the directory at canonical absolute path `dir`, for listings.
+    pub fn attached_names(&self, dir: &[u8]) -> Vec<(Vec<u8>, InodeRef)> {
+        match self.extra.lock().get(dir) {
+            Some(m) => m.iter().map(|(n, m)| (n.clone(), m.root.clone())).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn attached(&self, stack: &[(InodeRef, Vec<u8>)], name: &[u8]) -> Option<InodeRef> {
+        let depth = stack.len();
+        if depth >= 64 || self.extra_depths.load(core::sync::atomic::Ordering::Relaxed) & (1 << depth) == 0 {
+            return None;
+        }
+        self.extra.lock().get(&stack_path(stack)).and_then(|m| m.get(name)).map(|m| m.root.clone())
+    }
+
+    /// Current mounts (attached directories included; attached files are not mounts).
     pub fn mounts(&self) -> Vec<Mount> {
-        let mut v: Vec<Mount> = self.root_extra.lock().values().cloned().collect();
+        let mut v: Vec<Mount> = self
+            .extra
+            .lock()
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|m| m.root.stat().is_ok_and(|s| s.mode & S_IFMT == S_IFDIR))
+            .cloned()
+            .collect();
         v.extend(self.mounts.lock().values().cloned());
         v
     }
@@ -352,8 +398,7 @@ impl Vfs {
                 }
                 _ => {}
             }
-            let extra = if stack.is_empty() { self.root_extra.lock().get(*comp).map(|m| m.root.clone()) } else { None };
-            let child = match extra {
+            let child = match self.attached(stack, comp) {
                 Some(r) => r,
                 None => self.cross(cur.lookup(comp)?),
             };

@@ -145,8 +145,10 @@ fn stat_text(p: &Process) -> String {
     let (start_brk, brk) = (mm.brk_start, mm.brk);
     drop(mm);
     let threads = p.threads.lock().len();
+    let nice = crate::kernel().thread(p.pid).map(|t| t.nice.load(core::sync::atomic::Ordering::Relaxed)).unwrap_or(0);
+    let prio = 20 + nice;
     format!(
-        "{} ({:.15}) R {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 {threads} 0 {} {vsize} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 {start_brk} {brk} 0 0 0 0\n",
+        "{} ({:.15}) R {} {} {} 0 -1 4194560 0 0 0 0 0 0 0 0 {prio} {nice} {threads} 0 {} {vsize} {} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 {start_brk} {brk} 0 0 0 0\n",
         p.pid,
         name,
         p.ppid(),
