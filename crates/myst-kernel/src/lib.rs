@@ -278,6 +278,9 @@ impl Kernel {
         }
         self.timers.remove_process(p.pid, false);
         crate::timer::delete_cpu_timers(p);
+        if p.sid.load(Ordering::Relaxed) == p.pid {
+            self.ptys.release_session(p.pid);
+        }
         *p.zombie.lock() = Some(wstatus);
         p.vfork_done.store(1, Ordering::SeqCst);
         let parent = self.procs.lock().get(&p.ppid()).cloned();

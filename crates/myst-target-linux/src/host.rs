@@ -236,6 +236,7 @@ impl LinuxTarget {
             // SAFETY: no preconditions (-1 is a valid nice value: errno is not consulted,
             // and a failure leaves the default).
             initial_nice: unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) },
+            has_ctty: has_ctty(),
         }
     }
 
@@ -440,6 +441,16 @@ impl Tcall for LinuxTarget {
                 Some((24, 80))
             }
         }
+    }
+
+    fn console_termios(&self, fd: u32, req: u32, new: Option<[u8; 36]>) -> TResult<[u8; 36]> {
+        if fd > 2 || !matches!(req, 0x5401..=0x5404) {
+            return Err(Errno::EINVAL);
+        }
+        let mut buf = new.unwrap_or([0u8; 36]);
+        // SAFETY: TCGETS writes and TCSETS* read the kernel's 36-byte termios, which `buf` is.
+        check(unsafe { libc::ioctl(fd as i32, req as libc::c_ulong, buf.as_mut_ptr()) } as libc::c_long)?;
+        Ok(buf)
     }
 
     fn console_pending(&self) -> TResult<usize> {
@@ -1120,4 +1131,16 @@ impl Tcall for LinuxTarget {
 
 fn ts_ns(t: &libc::timespec) -> u64 {
     t.tv_sec.max(0) as u64 * 1_000_000_000 + t.tv_nsec.max(0) as u64
+}
+
+/// Whether this process has a controlling terminal (`/dev/tty` opens).
+fn has_ctty() -> bool {
+    // SAFETY: a NUL-terminated path; the fd, if any, is closed at once.
+    unsafe {
+        let fd = libc::open(c"/dev/tty".as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        fd >= 0
+    }
 }

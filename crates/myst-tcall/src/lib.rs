@@ -136,6 +136,9 @@ pub struct TargetInfo {
     pub initial_sigignored: u64,
     /// The nice value the target started with; the first process inherits it.
     pub initial_nice: i32,
+    /// Whether the target runs with a controlling terminal (the first session's
+    /// `/dev/tty` is then the console).
+    pub has_ctty: bool,
 }
 
 /// Kind of a host directory entry or file.
@@ -176,6 +179,10 @@ pub trait Tcall: Sync {
     fn console_isatty(&self, fd: u32) -> Option<(u16, u16)>;
     /// Bytes available to read on host stdin, if known.
     fn console_pending(&self) -> TResult<usize>;
+    /// The console terminal's settings (the kernel's 36-byte `struct termios`) on standard
+    /// fd `fd`: `TCGETS` reads them; `TCSETS`/`TCSETSW`/`TCSETSF` with `new` set them (raw
+    /// mode for an editor, no echo for a password prompt) and return them.
+    fn console_termios(&self, fd: u32, req: u32, new: Option<[u8; 36]>) -> TResult<[u8; 36]>;
     /// Host clock: `clock` is a Linux clock id.
     fn clock_gettime(&self, clock: u32) -> TResult<Timespec>;
     /// Sleeps for `ns` nanoseconds (relative).

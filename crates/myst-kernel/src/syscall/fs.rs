@@ -82,6 +82,16 @@ fn do_open(c: &Ctx<'_>, dirfd: u64, ptr: u64, flags: u32, mode: u32) -> KResult<
         Some(r) if flags & O_PATH == 0 => r?,
         _ => node,
     };
+    // A session leader without a controlling terminal that opens a terminal (without
+    // O_NOCTTY) makes it its controlling terminal. (The first session has the console.)
+    if flags & (O_NOCTTY | O_PATH) == 0 {
+        if let Some(p) = node.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().filter(|p| !p.is_master()) {
+            let sid = c.proc.sid.load(core::sync::atomic::Ordering::Relaxed);
+            if sid == c.proc.pid && sid != crate::process::FIRST_PID && !c.k.ptys.session_has_tty(sid) {
+                let _ = p.set_ctty(sid, c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed), false);
+            }
+        }
+    }
     let st = node.stat()?;
     let ty = st.mode & S_IFMT;
     if ty == S_IFLNK && flags & O_PATH == 0 {

@@ -349,22 +349,7 @@ pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             c.user().write_u32(a[2], n.min(i32::MAX as usize) as u32)?;
             Ok(0)
         }
-        TIOCGPTN | TIOCSPTLCK | TIOCGPTLCK => {
-            let Some(p) = f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().filter(|p| p.is_master()) else { kerr!(ENOTTY) };
-            match req {
-                TIOCGPTN => c.user().write_u32(a[2], p.index())?,
-                TIOCSPTLCK => p.set_lock(u32::from_le_bytes(c.user().read_arr::<4>(a[2])?) != 0),
-                _ => c.user().write_u32(a[2], 0)?,
-            }
-            Ok(0)
-        }
-        TIOCSWINSZ if f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().is_some() => {
-            let w = c.user().read_arr::<8>(a[2])?;
-            if let Some(p) = f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>() {
-                p.set_winsize(u16::from_le_bytes([w[0], w[1]]), u16::from_le_bytes([w[2], w[3]]));
-            }
-            Ok(0)
-        }
+        _ if f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().is_some() => pty_ioctl(c, &f, req, a[2]),
         TIOCSCTTY | TIOCNOTTY => {
             if f.inode.ioctl(req).is_none() {
                 kerr!(ENOTTY);
@@ -375,16 +360,16 @@ pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             let Some(ans) = f.inode.ioctl(req) else { kerr!(ENOTTY) };
             let IoctlAnswer::Tty { rows, cols } = ans?;
             match req {
-                TCGETS => {
-                    // A cooked terminal: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD, ISIG|ICANON|ECHO...
-                    let mut t = [0u8; 36];
-                    t[0..4].copy_from_slice(&0x0500u32.to_le_bytes());
-                    t[4..8].copy_from_slice(&0x0005u32.to_le_bytes());
-                    t[8..12].copy_from_slice(&0x00bfu32.to_le_bytes());
-                    t[12..16].copy_from_slice(&0x8a3bu32.to_le_bytes());
-                    let cc = [3u8, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
-                    t[17..36].copy_from_slice(&cc);
-                    c.user().write(a[2], &t)?;
+                TCGETS | TCSETS | TCSETSW | TCSETSF => {
+                    // The console is the host's terminal: its settings are the host's.
+                    let Some(con) = f.inode.as_any().downcast_ref::<crate::vfs::console::Console>() else { kerr!(ENOTTY) };
+                    if req == TCGETS {
+                        let t = crate::tcall().console_termios(con.fd, req, None)?;
+                        c.user().write(a[2], &t)?;
+                    } else {
+                        let t = c.user().read_arr::<36>(a[2])?;
+                        crate::tcall().console_termios(con.fd, req, Some(t))?;
+                    }
                 }
                 TIOCGWINSZ => {
                     let mut w = [0u8; 8];
@@ -404,6 +389,102 @@ pub fn ioctl(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             kerr!(ENOTTY)
         }
     }
+}
+
+const TCSBRK: u32 = 0x5409;
+const TCXONC: u32 = 0x540a;
+const TCFLSH: u32 = 0x540b;
+const TIOCOUTQ: u32 = 0x5411;
+const TCSBRKP: u32 = 0x5425;
+const TIOCGSID: u32 = 0x5429;
+const TIOCGPTPEER: u32 = 0x5441;
+
+/// Terminal ioctls on either end of a pseudo-terminal (termios calls on the master act
+/// on the slave's settings, as on Linux).
+fn pty_ioctl(c: &Ctx<'_>, f: &Arc<crate::vfs::OpenFile>, req: u32, arg: u64) -> KResult<u64> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let p = f.inode.as_any().downcast_ref::<crate::vfs::pty::PtyEnd>().expect("checked by the caller");
+    let sid = c.proc.sid.load(Relaxed);
+    let is_my_ctty = || p.ctty().0 == sid && sid != 0;
+    match req {
+        TCGETS => c.user().write(arg, &p.termios().to_bytes())?,
+        TCSETS | TCSETSW | TCSETSF => {
+            let t = crate::vfs::pty::Termios::from_bytes(&c.user().read_arr::<36>(arg)?);
+            p.set_termios(t, req == TCSETSF);
+        }
+        TIOCGWINSZ => {
+            let (rows, cols) = p.winsize();
+            let mut w = [0u8; 8];
+            w[0..2].copy_from_slice(&rows.to_le_bytes());
+            w[2..4].copy_from_slice(&cols.to_le_bytes());
+            c.user().write(arg, &w)?;
+        }
+        TIOCSWINSZ => {
+            let w = c.user().read_arr::<8>(arg)?;
+            p.set_winsize(u16::from_le_bytes([w[0], w[1]]), u16::from_le_bytes([w[2], w[3]]));
+        }
+        TCFLSH => p.flush(arg as u32)?,
+        TCSBRK | TCSBRKP | TCXONC => {}
+        TIOCOUTQ => c.user().write_u32(arg, 0)?,
+        TIOCGPTN | TIOCSPTLCK | TIOCGPTLCK | TIOCGPTPEER if !p.is_master() => kerr!(ENOTTY),
+        TIOCGPTN => c.user().write_u32(arg, p.index())?,
+        TIOCSPTLCK => p.set_lock(u32::from_le_bytes(c.user().read_arr::<4>(arg)?) != 0),
+        TIOCGPTLCK => c.user().write_u32(arg, 0)?,
+        TIOCGPTPEER => {
+            // A new descriptor for the slave, opened with the flags in `arg`.
+            let flags = arg as u32;
+            let path = alloc::format!("/dev/pts/{}", p.index());
+            let (node, _) = c.k.vfs.walk(path.as_bytes(), true)?;
+            let Some(slave) = node.open_replace() else { kerr!(EIO) };
+            let file = crate::vfs::OpenFile::new(slave?, path, flags & (O_ACCMODE | O_NONBLOCK));
+            let fd = c.proc.fds.lock().alloc(FdEntry { file, cloexec: flags & O_CLOEXEC != 0 }, 0)?;
+            return Ok(fd as u64);
+        }
+        TIOCSCTTY => {
+            if c.proc.pid != sid {
+                kerr!(EPERM, "only a session leader can take a controlling terminal");
+            }
+            if !is_my_ctty() && c.k.ptys.session_has_tty(sid) {
+                kerr!(EPERM, "the session already has a controlling terminal");
+            }
+            p.set_ctty(sid, c.proc.pgid.load(Relaxed), arg == 1 && c.proc.creds.uid == 0)?;
+        }
+        TIOCNOTTY => {
+            if !is_my_ctty() {
+                kerr!(ENOTTY);
+            }
+            if c.proc.pid == sid {
+                p.clear_ctty();
+            }
+        }
+        TIOCGPGRP | TIOCGSID => {
+            let (session, fg) = p.ctty();
+            if session == 0 || (!p.is_master() && !is_my_ctty()) {
+                kerr!(ENOTTY);
+            }
+            c.user().write_u32(arg, if req == TIOCGPGRP { fg } else { session })?;
+        }
+        TIOCSPGRP => {
+            if !is_my_ctty() {
+                kerr!(ENOTTY);
+            }
+            let pgrp = u32::from_le_bytes(c.user().read_arr::<4>(arg)?) as i32;
+            if pgrp < 0 {
+                kerr!(EINVAL);
+            }
+            let procs = c.k.procs.lock();
+            let mut members = procs.values().filter(|q| q.pgid.load(Relaxed) == pgrp as u32 && q.zombie.lock().is_none());
+            match members.next() {
+                None => kerr!(ESRCH),
+                Some(q) if q.sid.load(Relaxed) != sid => kerr!(EPERM),
+                Some(_) => {}
+            }
+            drop(procs);
+            p.set_fg(pgrp as u32);
+        }
+        _ => kerr!(ENOTTY),
+    }
+    Ok(0)
 }
 
 pub fn sendfile(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {

@@ -292,7 +292,7 @@ static ROWS: &[Row] = &[
         [Fd, Hex, Hex],
         Int,
         Partial,
-        "TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"
+        "terminals: termios get/set (a pty's line discipline; the console's on the host), window size, controlling terminal and foreground group, flush, pty number/lock/peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"
     ),
     row!(SYS_GETCWD, "getcwd", fs::getcwd, [Out, Int], Int, Full, ""),
     row!(SYS_CHDIR, "chdir", fs::chdir, [Path], Int, Full, ""),

@@ -143,7 +143,7 @@ pub fn build() -> KResult<InodeRef> {
     ch(b"full", DevKind::Full, 1003);
     ch(b"random", DevKind::Random(0x108), 1004);
     ch(b"urandom", DevKind::Random(0x109), 1005);
-    e.insert(b"tty".to_vec(), Arc::new(super::console::Console { fd: 2 }));
+    e.insert(b"tty".to_vec(), Arc::new(super::pty::DevTty));
     e.insert(b"console".to_vec(), Arc::new(super::console::Console { fd: 2 }));
     for (i, (n, t)) in [
         (&b"stdin"[..], &b"/proc/self/fd/0"[..]),
