@@ -206,6 +206,8 @@ fi
 make_data() {
     rm -rf "$DATA"
     mkdir -p "$DATA/lsdir" "$DATA/tree/a/b/c" "$DATA/scratch-template/subdir"
+    # a host directory that hostshare.c uses from several processes (mounted under myst)
+    mkdir -p "$DATA/hostshare"
     cat >"$DATA/words" <<'EOF'
 the quick brown fox
 jumps over the lazy dog
@@ -423,6 +425,7 @@ show_diff() { # file-a file-b label
 #   --stdin-file F    standard input from a file
 #   --stdin-pipe S    standard input from a pipe fed with printf S
 #   --env K=V         an environment variable (repeatable)
+#   --myst-arg ARG    an extra option for `myst exec-linux` (before the rootfs)
 #   --scratch         restore $DATA/scratch before each run
 #   --state           after the native and dir runs, compare $DATA/scratch
 #   --state-times     the same, including the files' modification times
@@ -450,6 +453,7 @@ case_() {
     shift
     selected "$name" || return 0
     local want_exit=0 cmp_err=1 myst_err_re="" myst_err_once="" myst_config="" scratch=0 state=0 stimes=""
+    local -a MYST_ARGS=()
     STDIN_MODE=null STDIN_ARG="" CASE_ENV=()
     SIG_PROG=$SIG_CLEAN
     while [ $# -gt 0 ]; do
@@ -463,6 +467,7 @@ case_() {
         --stdin-pipe) STDIN_MODE=pipe STDIN_ARG=$2; shift 2 ;;
         --env) CASE_ENV+=("$2"); shift 2 ;;
         --host-sigs) SIG_PROG=$SIG_HOST; shift ;;
+        --myst-arg) MYST_ARGS+=("$2"); shift 2 ;;
         --scratch) scratch=1; shift ;;
         --state) scratch=1 state=1; shift ;;
         --state-times) scratch=1 state=1 stimes=times; shift ;;
@@ -528,7 +533,7 @@ case_() {
             cfg=(--app-config-path "$CASE_DIR/config.json")
         fi
         # shellcheck disable=SC2206
-        CMD=("$MYST" exec-linux $MYST_FLAGS "${cfg[@]}" "$root" "$prog" "${args[@]}")
+        CMD=("$MYST" exec-linux $MYST_FLAGS "${cfg[@]}" "${MYST_ARGS[@]}" "$root" "$prog" "${args[@]}")
         run_cmd $kind
         local o=$CASE_DIR/$kind problems=() notes=""
         local mrc nnot
@@ -653,6 +658,10 @@ for fl in "${FLAVOURS[@]}"; do
                 --myst-config '{ "EnvironmentVariables": ["MYSTT_A=from-config", "MYSTT_C=x=y"] }' -- "$t"
             ;;
         exit42) case_ "$name" --exit 42 -- "$t" ;;
+        hostshare)
+            # the same host directory natively and under myst (mounted over its copy in the rootfs)
+            case_ "$name" --myst-arg "--mount=$DATA/hostshare=$DATA/hostshare" -- "$t" "$DATA/hostshare"
+            ;;
         abort) case_ "$name" --exit 134 --no-stderr --myst-stderr-once 'SIGABRT' -- "$t" ;;
         segv) case_ "$name" --exit 139 --no-stderr --myst-stderr-once 'SIGSEGV' -- "$t" ;;
         enosys) case_ "$name" --myst-stderr-once 'tuxcall' -- "$t" ;;

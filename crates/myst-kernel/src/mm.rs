@@ -34,8 +34,12 @@ pub struct Vma {
     pub flags: u32,
     /// What it maps, for `/proc/self/maps` and diagnostics.
     pub name: String,
-    /// The file and the file offset of `start`, for private file mappings.
+    /// The file and the file offset of `start`, for file mappings.
     pub file: Option<FileRef>,
+    /// A shared mapping of a host file made by the target itself
+    /// ([`Tcall::mem_map_host_file`]): the host's page cache is the file, so nothing is
+    /// copied in or written back, and every process mapping the file shares the pages.
+    pub host_file: bool,
 }
 
 /// A mapped file and the offset of a mapping's first byte in it.
@@ -183,7 +187,7 @@ impl Mm {
         if prot != PROT_NONE {
             self.committed += len;
         }
-        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: None });
+        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: None, host_file: false });
     }
 
     /// Whether every byte of `[a, a+len)` is mapped with at least `need` protection.
@@ -252,7 +256,7 @@ impl Mm {
     pub fn write_back(&self, t: &dyn Tcall, a: u64, len: u64) {
         let end = a.saturating_add(len);
         for (&s, v) in self.vmas.range(..end) {
-            if v.end <= a || v.flags & MAP_TYPE == MAP_PRIVATE || v.prot & PROT_WRITE == 0 {
+            if v.end <= a || v.flags & MAP_TYPE == MAP_PRIVATE || v.prot & PROT_WRITE == 0 || v.host_file {
                 continue;
             }
             let Some(FileRef(inode, off)) = &v.file else { continue };
@@ -282,6 +286,32 @@ impl Mm {
             t.mem_commit(a, len, prot)?;
         }
         self.insert(a, len, prot, flags, name);
+        Ok(())
+    }
+
+    /// Maps `len` bytes of host file handle `fh` from offset `off` shared at `a` (must be
+    /// free) and records it as a mapping of `file`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_host_file(
+        &mut self,
+        t: &dyn Tcall,
+        a: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        name: String,
+        fh: u32,
+        file: FileRef,
+    ) -> KResult<()> {
+        if prot != PROT_NONE {
+            self.charge(len)?;
+        }
+        t.mem_map_host_file(a, len, prot, fh, file.1)?;
+        self.insert(a, len, prot, flags, name);
+        if let Some(v) = self.vmas.get_mut(&a) {
+            v.file = Some(file);
+            v.host_file = true;
+        }
         Ok(())
     }
 

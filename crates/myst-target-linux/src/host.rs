@@ -6,14 +6,49 @@ use myst_abi::Errno;
 use myst_tcall::{HostDirent, HostPollFd, Prot, TResult, TargetInfo, Tcall, Upcall, UserRegs};
 use std::ffi::CString;
 use std::sync::atomic::AtomicU32;
-use std::sync::Mutex;
 
 /// The linux target.
 #[derive(Debug)]
 pub struct LinuxTarget {
     region: Region,
-    roots: Mutex<Vec<i32>>,
+    roots: Roots,
     info: TargetInfo,
+}
+
+/// Host directories mounted as hostfs roots (their `O_PATH` fds), append-only and
+/// lock-free: the target lives in the heap every host process shares, where a std mutex
+/// (a process-private futex) could leave another process waiting forever.
+#[derive(Debug)]
+struct Roots {
+    fds: [std::sync::atomic::AtomicI32; MAX_ROOTS],
+    len: std::sync::atomic::AtomicUsize,
+}
+
+/// Most hostfs mounts one run can make.
+const MAX_ROOTS: usize = 256;
+
+impl Roots {
+    fn new() -> Self {
+        Self { fds: std::array::from_fn(|_| std::sync::atomic::AtomicI32::new(-1)), len: std::sync::atomic::AtomicUsize::new(0) }
+    }
+
+    fn push(&self, fd: i32) -> TResult<u32> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let i = self.len.fetch_add(1, SeqCst);
+        if i >= MAX_ROOTS {
+            self.len.fetch_sub(1, SeqCst);
+            return Err(Errno::ENOMEM);
+        }
+        self.fds[i].store(fd, SeqCst);
+        Ok(i as u32)
+    }
+
+    fn get(&self, i: u32) -> TResult<i32> {
+        match self.fds.get(i as usize).map(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+            Some(fd) if fd >= 0 => Ok(fd),
+            _ => Err(Errno::EBADF),
+        }
+    }
 }
 
 fn last_errno() -> Errno {
@@ -199,7 +234,7 @@ impl LinuxTarget {
         info.memory_size = memory_size;
         info.initial_sigmask = initial_sigmask;
         info.initial_sigignored = initial_sigignored;
-        Ok(Box::leak(Box::new(LinuxTarget { region, roots: Mutex::new(Vec::new()), info })))
+        Ok(Box::leak(Box::new(LinuxTarget { region, roots: Roots::new(), info })))
     }
 
     fn probe_info(region: &Region) -> TargetInfo {
@@ -241,7 +276,7 @@ impl LinuxTarget {
     }
 
     fn root(&self, root: u32) -> TResult<i32> {
-        self.roots.lock().map_err(|_| Errno::EIO)?.get(root as usize).copied().ok_or(Errno::EBADF)
+        self.roots.get(root)
     }
 
     /// Opens the parent directory of `rel` beneath `root`; returns it and the last component.
@@ -520,6 +555,9 @@ impl Tcall for LinuxTarget {
     fn mem_commit_shared(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
         self.region.commit_shared(addr, len, prot)
     }
+    fn mem_map_host_file(&self, addr: u64, len: u64, prot: Prot, fh: u32, off: u64) -> TResult<()> {
+        self.region.map_file(addr, len, prot, fh as i32, off)
+    }
     fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()> {
         self.region.protect(addr, len, prot)
     }
@@ -766,9 +804,10 @@ impl Tcall for LinuxTarget {
         if fd < 0 {
             return Err(last_errno());
         }
-        let mut r = self.roots.lock().map_err(|_| Errno::EIO)?;
-        r.push(fd);
-        Ok((r.len() - 1) as u32)
+        self.roots.push(fd).inspect_err(|_| {
+            // SAFETY: closes the fd just opened, which nothing else holds.
+            unsafe { libc::close(fd) };
+        })
     }
 
     fn host_lstat(&self, root: u32, rel: &[u8]) -> TResult<Stat> {

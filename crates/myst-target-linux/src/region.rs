@@ -84,6 +84,18 @@ impl Region {
         Ok(())
     }
 
+    /// Maps a host file shared at `a` (inside the reservation).
+    pub fn map_file(&self, a: u64, len: u64, prot: u32, fd: i32, off: u64) -> Result<(), Errno> {
+        self.check(a, len)?;
+        // SAFETY: the range lies inside our reservation (checked); MAP_FIXED replaces only it.
+        let p =
+            unsafe { libc::mmap(a as *mut libc::c_void, len as usize, prot as i32, libc::MAP_SHARED | libc::MAP_FIXED, fd, off as i64) };
+        if p == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        Ok(())
+    }
+
     /// Changes protection.
     pub fn protect(&self, a: u64, len: u64, prot: u32) -> Result<(), Errno> {
         self.check(a, len)?;

@@ -224,6 +224,10 @@ pub trait Tcall: Sync {
     fn mem_commit_shared(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
     /// Changes the protection of committed pages.
     fn mem_protect(&self, addr: u64, len: u64, prot: Prot) -> TResult<()>;
+    /// Maps `len` bytes of host file handle `fh` (from `host_open`) at file offset `off`
+    /// shared at `addr` (replacing what is there): a `MAP_SHARED` mapping of a host file,
+    /// coherent with the file's reads and writes and shared by every process that maps it.
+    fn mem_map_host_file(&self, addr: u64, len: u64, prot: Prot, fh: u32, off: u64) -> TResult<()>;
     /// Releases pages back to the reserved, inaccessible state.
     fn mem_release(&self, addr: u64, len: u64) -> TResult<()>;
     /// Zeroes committed pages (MADV_DONTNEED).

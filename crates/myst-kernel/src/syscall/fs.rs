@@ -55,32 +55,45 @@ fn do_open(c: &Ctx<'_>, dirfd: u64, ptr: u64, flags: u32, mode: u32) -> KResult<
         kerr!(EOPNOTSUPP, "O_TMPFILE");
     }
     let (node, path) = if flags & O_CREAT != 0 {
-        match vfs.walk(&abs, follow && flags & O_EXCL == 0) {
-            Ok((n, path)) => {
-                if flags & O_EXCL != 0 {
-                    kerr!(EEXIST);
+        // Without O_EXCL, "open or create" must be atomic: if another process creates the
+        // file between the lookup and the create, open what it created; if it removes it
+        // between the lookup and the open, create it (a host file system may be shared with
+        // other processes).
+        let mut tries = 0;
+        loop {
+            match vfs.walk(&abs, follow && flags & O_EXCL == 0) {
+                Ok((n, path)) => {
+                    if flags & O_EXCL != 0 {
+                        kerr!(EEXIST);
+                    }
+                    match n.open_replace() {
+                        Some(Err(e)) if e.errno == myst_abi::Errno::ENOENT && tries < 100 => tries += 1,
+                        Some(r) if flags & O_PATH == 0 => break (r?, path),
+                        _ => break (n, path),
+                    }
                 }
-                (n, path)
-            }
-            Err(e) if e.errno == myst_abi::Errno::ENOENT => {
-                let par = vfs.parent(&abs)?;
-                if par.trailing_slash || par.name.is_empty() {
-                    kerr!(EISDIR);
+                Err(e) if e.errno == myst_abi::Errno::ENOENT => {
+                    let par = vfs.parent(&abs)?;
+                    if par.trailing_slash || par.name.is_empty() {
+                        kerr!(EISDIR);
+                    }
+                    let umask = *c.proc.umask.lock();
+                    let cr = c.proc.creds;
+                    match par.dir.create(&par.name, S_IFREG | (mode & 0o7777 & !umask), 0, cr.uid, cr.gid) {
+                        Ok(n) => break (n, crate::vfs::join(&par.dir_path, &par.name)),
+                        Err(e) if e.errno == myst_abi::Errno::EEXIST && flags & O_EXCL == 0 && tries < 100 => tries += 1,
+                        Err(e) => return Err(e),
+                    }
                 }
-                let umask = *c.proc.umask.lock();
-                let cr = c.proc.creds;
-                let n = par.dir.create(&par.name, S_IFREG | (mode & 0o7777 & !umask), 0, cr.uid, cr.gid)?;
-                let path = crate::vfs::join(&par.dir_path, &par.name);
-                (n, path)
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
     } else {
-        vfs.walk(&abs, follow)?
-    };
-    let node = match node.open_replace() {
-        Some(r) if flags & O_PATH == 0 => r?,
-        _ => node,
+        let (node, path) = vfs.walk(&abs, follow)?;
+        match node.open_replace() {
+            Some(r) if flags & O_PATH == 0 => (r?, path),
+            _ => (node, path),
+        }
     };
     // A session leader without a controlling terminal that opens a terminal (without
     // O_NOCTTY) makes it its controlling terminal. (The first session has the console.)

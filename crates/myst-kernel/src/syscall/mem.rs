@@ -60,6 +60,16 @@ pub fn mmap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     } else {
         mm.choose(addr & !(PAGE - 1), len)?
     };
+    // A shared mapping of a host file is the host's own mapping of it.
+    if let Some(f) = &file {
+        if ty != MAP_PRIVATE && f.inode.stat()?.mode & S_IFMT == S_IFREG {
+            if let Some(fh) = f.inode.host_handle(prot & PROT_WRITE != 0) {
+                let fh = fh?;
+                mm.map_host_file(t, at, len, prot, flags, name, fh, crate::mm::FileRef(f.inode.clone(), off))?;
+                return Ok(at);
+            }
+        }
+    }
     let init_prot = if file.is_some() { prot | PROT_WRITE | PROT_READ } else { prot };
     mm.map_fresh(t, at, len, init_prot, flags, name)?;
     if let Some(f) = &file {
@@ -139,9 +149,20 @@ pub fn mremap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if !mm.is_mapped(old, old_len) {
         kerr!(EFAULT);
     }
-    let (prot, vflags, name) = {
-        let v = mm.vmas.range(..=old).next_back().map(|(_, v)| v.clone()).ok_or(crate::Error::from(myst_abi::Errno::EFAULT))?;
-        (v.prot, v.flags, v.name)
+    let (prot, vflags, name, vfile, host_file) = {
+        let (s, v) = mm.vmas.range(..=old).next_back().map(|(s, v)| (*s, v.clone())).ok_or(crate::Error::from(myst_abi::Errno::EFAULT))?;
+        let file = v.file.map(|crate::mm::FileRef(i, off)| crate::mm::FileRef(i, off + (old - s)));
+        (v.prot, v.flags, v.name, file, v.host_file)
+    };
+    // A host file mapping grows with more of the file.
+    let grow = |mm: &mut crate::mm::Mm, at: u64, from: u64, len: u64| -> KResult<()> {
+        match (&vfile, host_file) {
+            (Some(crate::mm::FileRef(inode, off)), true) => {
+                let Some(fh) = inode.host_handle(prot & PROT_WRITE != 0) else { kerr!(EINVAL) };
+                mm.map_host_file(t, at, len, prot, vflags, name.clone(), fh?, crate::mm::FileRef(inode.clone(), off + from))
+            }
+            _ => mm.map_fresh(t, at, len, prot, vflags, name.clone()),
+        }
     };
     if flags & MREMAP_FIXED == 0 {
         if new_len <= old_len {
@@ -151,7 +172,7 @@ pub fn mremap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
             return Ok(old);
         }
         if mm.is_free(old + old_len, new_len - old_len) {
-            mm.map_fresh(t, old + old_len, new_len - old_len, prot, vflags, name)?;
+            grow(&mut mm, old + old_len, old_len, new_len - old_len)?;
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -183,8 +204,12 @@ pub fn mremap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
         t.mem_release(old + keep, old_len - keep)?;
     }
     mm.insert(dest, keep, prot, vflags, name.clone());
+    if let Some(v) = mm.vmas.get_mut(&dest) {
+        v.file = vfile.clone();
+        v.host_file = host_file;
+    }
     if new_len > keep {
-        mm.map_fresh(t, dest + keep, new_len - keep, prot, vflags, name)?;
+        grow(&mut mm, dest + keep, keep, new_len - keep)?;
     }
     Ok(dest)
 }
@@ -212,6 +237,7 @@ pub fn madvise(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
                 .vmas
                 .range(..end)
                 .filter(|(s, v)| v.end > addr && **s < end)
+                .filter(|(_, v)| !v.host_file)
                 .filter_map(|(s, v)| v.file.clone().map(|f| (*s, v.end, v.prot, f)))
                 .collect();
             drop(mm);

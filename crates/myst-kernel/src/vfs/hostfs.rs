@@ -75,6 +75,8 @@ impl HostNode {
         let (fh, w) = match t.host_open(self.fs.root, &self.rel, O_RDWR, 0) {
             Ok(fh) => (fh, true),
             Err(_) if !write => (t.host_open(self.fs.root, &self.rel, O_RDONLY, 0)?, false),
+            // a write-only file
+            Err(myst_abi::Errno::EACCES) => (t.host_open(self.fs.root, &self.rel, O_WRONLY, 0)?, true),
             Err(e) => return Err(e.into()),
         };
         *h = Some((fh, w));
@@ -133,7 +135,11 @@ impl Inode for HostNode {
         let fh = t.host_open(self.fs.root, &c.rel, O_RDWR | O_CREAT | O_EXCL, mode & 0o7777)?;
         *c.handle.lock() = Some((fh, true));
         // The host applies its own umask; the application's (already applied) must win.
-        t.host_chmod(self.fs.root, &c.rel, mode & 0o7777)?;
+        // (Another process may already have unlinked the new name: the open file is ours.)
+        match t.host_chmod(self.fs.root, &c.rel, mode & 0o7777) {
+            Ok(()) | Err(myst_abi::Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(c)
     }
 
@@ -197,6 +203,22 @@ impl Inode for HostNode {
         Ok(buf)
     }
 
+    fn open_replace(&self) -> Option<KResult<InodeRef>> {
+        // A regular file is opened on the host now, as Linux binds an open file to its inode
+        // at open time: a later unlink, rename or re-creation of the path by another process
+        // does not change what this descriptor reads and writes.
+        if self.handle.lock().is_some() {
+            return None;
+        }
+        match crate::tcall().host_lstat(self.fs.root, &self.rel) {
+            Ok(st) if st.mode & S_IFMT == S_IFREG => self.fh(false).err().map(Err),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+    fn host_handle(&self, write: bool) -> Option<KResult<u32>> {
+        Some(self.fh(write))
+    }
     fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
         let fh = self.fh(false)?;
         let n = crate::tcall().host_pread(fh, buf, off);

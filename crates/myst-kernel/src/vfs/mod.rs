@@ -157,6 +157,11 @@ pub trait Inode: Send + Sync + Any {
     fn open_replace(&self) -> Option<KResult<InodeRef>> {
         None
     }
+    /// A host file handle the target can map shared (hostfs files): `MAP_SHARED` mappings of
+    /// it are then the host's own, coherent and shared across processes.
+    fn host_handle(&self, _write: bool) -> Option<KResult<u32>> {
+        None
+    }
     /// Bytes ready to read (FIONREAD).
     fn pending(&self) -> KResult<usize> {
         let st = self.stat()?;
