@@ -949,6 +949,48 @@ host_signal_case term-trapped TERM 3 'trap "echo got TERM; exit 3" TERM; echo re
 host_signal_case int-default INT 130 'echo ready; exec sleep 30'
 host_signal_case hup-trapped-wait HUP 4 'trap "echo got HUP; exit 4" HUP; sleep 30 & echo ready; wait'
 
+# A child process killed from outside (the OOM killer, `kill -9` of its pid; under myst its
+# host process): the parent's wait returns "killed by SIGKILL" natively and under myst.
+child_killed_case() {
+    local name=host-signals/child-killed-outside
+    selected "$name" || return 0
+    [ "$NATIVE_ONLY" = 1 ] && return 0
+    command -v pgrep >/dev/null || { pass "$name" "(skipped: no pgrep)"; return 0; }
+    CASE_DIR=$OUT/${name//\//_}
+    rm -rf "$CASE_DIR"
+    mkdir -p "$CASE_DIR"
+    local kind pid kid i res=()
+    local script='sleep 30 & echo ready; wait $!; echo "status $?"; cat /dev/null | true; echo done'
+    for kind in native myst; do
+        if [ $kind = native ]; then
+            perl -MPOSIX -e "$SIG_CLEAN" "$ROOTFS$BB" sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
+        else
+            # shellcheck disable=SC2086
+            perl -MPOSIX -e "$SIG_CLEAN" "$MYST" exec-linux $MYST_FLAGS "$ROOTFS" $BB sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
+        fi
+        pid=$!
+        i=0
+        until grep -q ready "$CASE_DIR/$kind.out" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
+        # the shell's child (under myst: the host process that runs it)
+        kid=""
+        i=0
+        until [ -n "$kid" ] || [ $i -ge 100 ]; do kid=$(pgrep -P $pid | head -n 1); sleep 0.05; i=$((i + 1)); done
+        [ -n "$kid" ] && kill -9 "$kid"
+        i=0
+        while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+        kill -0 $pid 2>/dev/null && { kill -9 $pid; echo "(still running 10 s after its child was killed)" >>"$CASE_DIR/$kind.out"; }
+        wait $pid
+        res+=("exit $? $(tr '\n' ' ' <"$CASE_DIR/$kind.out")")
+    done
+    if [ "${res[0]}" = "${res[1]}" ] && [[ ${res[0]} == "exit 0 ready status 137 done "* ]]; then
+        pass "$name" "(${res[1]})"
+    else
+        fail "$name" "native: ${res[0]}; myst: ${res[1]}"
+        sed 's/^/    myst stderr: /' "$CASE_DIR/myst.err" | head -n 5
+    fi
+}
+child_killed_case
+
 # --memory-size limits what a program commits (not the address space it reserves): a
 # program that keeps allocating gets a clean ENOMEM from malloc near the limit, natively it
 # gets all it asks for.

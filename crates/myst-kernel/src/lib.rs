@@ -265,6 +265,37 @@ impl Kernel {
             let code = if wstatus & 0x7f != 0 { 128 + (wstatus & 0x7f) } else { (wstatus >> 8) & 0xff };
             tcall().exit_process(code);
         }
+        p.exit_claimed.store(true, Ordering::SeqCst);
+        self.finish_exit(p, wstatus);
+        if p.vfork_hosted.load(Ordering::SeqCst) {
+            // A vfork child that never exec'd is a thread of its parent's host process.
+            tcall().thread_exit()
+        }
+        tcall().exit_process(0)
+    }
+
+    /// A process whose host process ended without passing through the kernel (killed from
+    /// outside myst: the OOM killer, a `kill -9` of its host pid). It becomes a zombie killed
+    /// by SIGKILL, its files close (host handles it held are left to the host, which closed
+    /// them with the process) and its parent is told, so no waiter or pipe reader hangs.
+    pub fn reap_vanished(&self, p: &Arc<Process>) {
+        use core::sync::atomic::Ordering;
+        if p.zombie.lock().is_some() || p.exit_claimed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.log(&alloc::format!("process {} ({}) ended outside myst's control (its host process was killed)", p.pid, p.exe()));
+        let fds = core::mem::take(&mut *p.fds.lock());
+        drop(fds);
+        for tid in p.threads.lock().drain(..) {
+            self.threads.lock().remove(&tid);
+        }
+        self.finish_exit(p, SIGKILL as i32);
+    }
+
+    /// The bookkeeping of a process's end once its threads and files are gone: orphans to
+    /// the first process, timers and controlling terminal released, zombie, SIGCHLD.
+    fn finish_exit(&self, p: &Arc<Process>, wstatus: i32) {
+        use core::sync::atomic::Ordering;
         // Orphans go to the first process.
         let kids: Vec<u32> = core::mem::take(&mut *p.children.lock());
         let init = self.procs.lock().get(&process::FIRST_PID).cloned();
@@ -311,11 +342,6 @@ impl Kernel {
         } else {
             self.procs.lock().remove(&p.pid);
         }
-        if p.vfork_hosted.load(Ordering::SeqCst) {
-            // A vfork child that never exec'd is a thread of its parent's host process.
-            tcall().thread_exit()
-        }
-        tcall().exit_process(0)
     }
 
     /// Ends the calling thread's process with exit code `code`.
@@ -346,6 +372,22 @@ impl Upcall for Kernel {
 
     fn cpu_timer_expired(&self, cookie: u64, count: u64) {
         self.timers.cpu_expired(cookie, count);
+    }
+
+    fn reap_check(&self) {
+        use core::sync::atomic::Ordering;
+        let candidates: Vec<Arc<Process>> = self
+            .procs
+            .lock()
+            .values()
+            .filter(|p| p.pid != process::FIRST_PID && !p.vfork_hosted.load(Ordering::SeqCst) && p.host_pid.load(Ordering::Relaxed) > 0)
+            .cloned()
+            .collect();
+        for p in candidates {
+            if p.zombie.lock().is_none() && !tcall().host_process_alive(p.host_pid.load(Ordering::Relaxed)) {
+                self.reap_vanished(&p);
+            }
+        }
     }
 
     fn syscall(&self, tid: u32, regs: &mut UserRegs) -> Resume {

@@ -372,11 +372,25 @@ extern "C" fn watch_main(arg: *mut libc::c_void) -> *mut libc::c_void {
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
     }
+    let mut next_check = mono_secs() + 1;
     loop {
         let mut fds =
             [libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: root_pidfd, events: libc::POLLIN, revents: 0 }];
+        // The first process's watcher lets the kernel look for application processes killed
+        // from outside about once a second (Upcall::reap_check), however busy it is.
+        let timeout = if root_pidfd < 0 { 1000 } else { -1 };
         // SAFETY: two valid pollfds (a negative fd is ignored by poll).
-        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } <= 0 {
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        if root_pidfd < 0 {
+            let now = mono_secs();
+            if now >= next_check {
+                next_check = now + 1;
+                if let Some(up) = crate::gate::upcall() {
+                    up.reap_check();
+                }
+            }
+        }
+        if n <= 0 {
             continue;
         }
         if fds[1].revents != 0 {
@@ -758,6 +772,13 @@ impl Tcall for LinuxTarget {
             // SAFETY: SIGKILL to a host process of this application.
             unsafe { libc::kill(host_pid, libc::SIGKILL) };
         }
+    }
+
+    fn host_process_alive(&self, host_pid: i32) -> bool {
+        // (The application's host processes are reaped by the host at once: SIGCHLD is
+        // ignored, so an ended one is gone, not a zombie.)
+        // SAFETY: signal 0 only checks for existence.
+        host_pid <= 0 || unsafe { libc::kill(host_pid, 0) } == 0 || last_errno() != Errno::ESRCH
     }
 
     fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32> {
@@ -1181,5 +1202,15 @@ fn has_ctty() -> bool {
             libc::close(fd);
         }
         fd >= 0
+    }
+}
+
+/// CLOCK_MONOTONIC in whole seconds (no allocation: the watcher thread calls it).
+fn mono_secs() -> i64 {
+    // SAFETY: a zeroed timespec out-parameter.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+        ts.tv_sec
     }
 }

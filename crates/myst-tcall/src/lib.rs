@@ -94,6 +94,10 @@ pub trait Upcall: Sync {
     /// A [`Tcall::cpu_timer_create`] timer made with `cookie` expired `count` times (1 plus
     /// the overruns) since it was last reported. Called from a target service thread.
     fn cpu_timer_expired(&self, cookie: u64, count: u64);
+    /// Called about once a second from a target service thread of the first host process:
+    /// the kernel looks for application processes whose host process ended without passing
+    /// through it (killed from outside) and accounts for their end.
+    fn reap_check(&self);
 }
 
 /// Memory protection for region operations (Linux `PROT_*` bits).
@@ -278,6 +282,8 @@ pub trait Tcall: Sync {
     fn fork(&self, tid: u32, start: alloc::boxed::Box<dyn FnOnce() -> UserRegs + Send>, upcall: &'static dyn Upcall) -> TResult<i32>;
     /// Forcibly ends another host process of this application.
     fn kill_host_process(&self, host_pid: i32);
+    /// Whether host process `host_pid` (one of this application's) still runs.
+    fn host_process_alive(&self, host_pid: i32) -> bool;
     /// Atomically compares-and-exchanges the u32 at `addr` in application memory; returns the
     /// value found.
     fn user_cmpxchg32(&self, addr: u64, old: u32, new: u32) -> TResult<u32>;

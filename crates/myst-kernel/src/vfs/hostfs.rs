@@ -25,6 +25,13 @@ pub struct HostNode {
     rel: Vec<u8>,
     /// Lazily opened host handle and whether it is writable.
     handle: Mutex<Option<(u32, bool)>>,
+    /// The host process that opened `handle` (a handle number means nothing elsewhere).
+    opener: core::sync::atomic::AtomicI32,
+}
+
+/// The host process the caller runs in (0 outside application threads).
+fn here() -> i32 {
+    crate::current_thread().map(|t| t.host.lock().0).unwrap_or(0)
 }
 
 impl HostFs {
@@ -32,7 +39,7 @@ impl HostFs {
     pub fn mount(path: &str) -> KResult<InodeRef> {
         let root = crate::tcall().host_mount(path)?;
         let fs = Arc::new(HostFs { root, dev: super::DEV_IDS.next() });
-        Ok(Arc::new(HostNode { fs, rel: b".".to_vec(), handle: Mutex::new(None) }))
+        Ok(Arc::new(HostNode { fs, rel: b".".to_vec(), handle: Mutex::new(None), opener: core::sync::atomic::AtomicI32::new(0) }))
     }
 }
 
@@ -59,7 +66,12 @@ impl HostNode {
     }
 
     fn child(&self, name: &[u8]) -> KResult<Arc<HostNode>> {
-        Ok(Arc::new(HostNode { fs: self.fs.clone(), rel: self.child_path(name)?, handle: Mutex::new(None) }))
+        Ok(Arc::new(HostNode {
+            fs: self.fs.clone(),
+            rel: self.child_path(name)?,
+            handle: Mutex::new(None),
+            opener: core::sync::atomic::AtomicI32::new(0),
+        }))
     }
 
     fn fh(&self, write: bool) -> KResult<u32> {
@@ -80,6 +92,7 @@ impl HostNode {
             Err(e) => return Err(e.into()),
         };
         *h = Some((fh, w));
+        self.opener.store(here(), core::sync::atomic::Ordering::Relaxed);
         Ok(fh)
     }
 
@@ -91,8 +104,13 @@ impl HostNode {
 
 impl Drop for HostNode {
     fn drop(&mut self) {
+        // Only the opener closes: in another host process (a child that inherited it ends
+        // with its process; a waiter reaping a vanished process never had it) the number
+        // may name a different file.
         if let Some((fh, _)) = *self.handle.lock() {
-            let _ = crate::tcall().host_close(fh);
+            if self.opener.load(core::sync::atomic::Ordering::Relaxed) == here() {
+                let _ = crate::tcall().host_close(fh);
+            }
         }
     }
 }
@@ -134,6 +152,7 @@ impl Inode for HostNode {
         }
         let fh = t.host_open(self.fs.root, &c.rel, O_RDWR | O_CREAT | O_EXCL, mode & 0o7777)?;
         *c.handle.lock() = Some((fh, true));
+        c.opener.store(here(), core::sync::atomic::Ordering::Relaxed);
         // The host applies its own umask; the application's (already applied) must win.
         // (Another process may already have unlinked the new name: the open file is ours.)
         match t.host_chmod(self.fs.root, &c.rel, mode & 0o7777) {
