@@ -173,7 +173,7 @@ impl Mm {
         let mut out = alloc::vec::Vec::new();
         for k in keys {
             if let Some(v) = self.vmas.remove(&k) {
-                if v.prot != PROT_NONE {
+                if v.prot != PROT_NONE && !v.host_file {
                     self.committed = self.committed.saturating_sub(v.end - k);
                 }
                 out.push((k, v.end));
@@ -220,7 +220,7 @@ impl Mm {
         // Bytes going from PROT_NONE to accessible, and back.
         let (mut up, mut down) = (0u64, 0u64);
         for (&s, v) in self.vmas.range(..e) {
-            if v.end <= a {
+            if v.end <= a || v.host_file {
                 continue;
             }
             let n = v.end.min(e) - s.max(a);
@@ -303,15 +303,10 @@ impl Mm {
         fh: u32,
         file: FileRef,
     ) -> KResult<()> {
-        if prot != PROT_NONE {
-            self.charge(len)?;
-        }
+        // Not charged to --memory-size: the pages are the host's page cache of the file, as
+        // Linux does not count shared file mappings as committed memory.
         t.mem_map_host_file(a, len, prot, fh, file.1)?;
-        self.insert(a, len, prot, flags, name);
-        if let Some(v) = self.vmas.get_mut(&a) {
-            v.file = Some(file);
-            v.host_file = true;
-        }
+        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: Some(file), host_file: true });
         Ok(())
     }
 

@@ -203,10 +203,14 @@ pub fn mremap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if old_len > keep {
         t.mem_release(old + keep, old_len - keep)?;
     }
-    mm.insert(dest, keep, prot, vflags, name.clone());
-    if let Some(v) = mm.vmas.get_mut(&dest) {
-        v.file = vfile.clone();
-        v.host_file = host_file;
+    if host_file {
+        // (not charged: see Mm::map_host_file)
+        mm.vmas.insert(dest, crate::mm::Vma { end: dest + keep, prot, flags: vflags, name: name.clone(), file: vfile.clone(), host_file });
+    } else {
+        mm.insert(dest, keep, prot, vflags, name.clone());
+        if let Some(v) = mm.vmas.get_mut(&dest) {
+            v.file = vfile.clone();
+        }
     }
     if new_len > keep {
         grow(&mut mm, dest + keep, keep, new_len - keep)?;
