@@ -6,7 +6,8 @@
  * echo, no output processing, VMIN=0/VTIME=0); the controlling terminal of a
  * new session (open without O_NOCTTY, TIOCSCTTY, tcsetpgrp) and the signal
  * characters (^C kills with SIGINT and echoes "^C", a handler makes read()
- * fail with EINTR, ^\ kills with SIGQUIT); hang-up when either side closes.
+ * fail with EINTR, ^\ kills with SIGQUIT); job control (SIGTTIN, SIGTTOU with
+ * TOSTOP, EIO); hang-up when either side closes.
  *
  * Children report through their exit status (and print FAIL lines, flushed
  * before _exit). */
@@ -161,6 +162,71 @@ static void ctty_child(int ready_fd, int handler)
     printf("FAIL child read returned %ld (errno %s, handler ran %d)\n", (long)n,
            t_errname(e), (int)got_sigint);
     child_exit(1);
+}
+
+/* Job control, in a session leader that has the slave as its controlling
+ * terminal and is the foreground group: a child in a background group that
+ * reads the terminal is stopped by SIGTTIN; with SIGTTIN ignored its read
+ * fails with EIO; a background write goes through, unless TOSTOP is set: then
+ * SIGTTOU stops the writer. Returns through the exit status: 0 when all hold,
+ * else the number of the first check that failed (10 + n). */
+static int bg_child(int fd, int mode)
+{
+    pid_t gc = fork();
+    if (gc == 0) {
+        if (setpgid(0, 0) != 0)
+            _exit(2);
+        char b[8];
+        if (mode == 0) {
+            ssize_t r = read(fd, b, sizeof b); /* stopped here */
+            _exit(r >= 0 ? 3 : 4);
+        }
+        if (mode == 1) {
+            signal(SIGTTIN, SIG_IGN);
+            ssize_t r = read(fd, b, sizeof b);
+            _exit(r == -1 && errno == EIO ? 0 : 5);
+        }
+        if (mode == 2)
+            _exit(write(fd, "bg\n", 3) == 3 ? 0 : 6);
+        ssize_t r = write(fd, "bg\n", 3); /* mode 3, TOSTOP: stopped here */
+        _exit(r == 3 ? 7 : 8);
+    }
+    setpgid(gc, gc);
+    int st = 0;
+    if (waitpid(gc, &st, WUNTRACED) != gc)
+        return 20;
+    if (mode == 0 || mode == 3) {
+        int want = mode == 0 ? SIGTTIN : SIGTTOU;
+        if (!WIFSTOPPED(st) || WSTOPSIG(st) != want)
+            return 21;
+        kill(gc, SIGKILL);
+        if (waitpid(gc, &st, 0) != gc || !WIFSIGNALED(st))
+            return 22;
+        return 0;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 23;
+}
+
+static void job_child(void)
+{
+    close(master);
+    if (setsid() != getpid())
+        _exit(30);
+    int fd = open(slave_path, O_RDWR);
+    if (fd < 0 || tcsetpgrp(fd, getpid()) != 0)
+        _exit(31);
+    for (int mode = 0; mode < 4; mode++) {
+        if (mode == 3) {
+            struct termios tt;
+            tcgetattr(fd, &tt);
+            tt.c_lflag |= TOSTOP;
+            tcsetattr(fd, TCSANOW, &tt);
+        }
+        int r = bg_child(fd, mode);
+        if (r != 0)
+            _exit(40 + mode * 10 + (r % 10));
+    }
+    _exit(0);
 }
 
 /* Fork a ctty_child, wait until it is ready, type c on the master (again
@@ -364,6 +430,20 @@ int main(void)
     CHECK(elen >= 2 && memmem(echo, (size_t)elen, "^\\", 2) != NULL);
     printf("signals: ^C kills with SIGINT (echo ^C), handler gets EINTR, "
            "^\\ kills with SIGQUIT (echo ^\\)\n");
+
+    t_section("job control");
+    CHECK_EQ(tcflush(master, TCIOFLUSH), 0);
+    fflush(stdout);
+    pid_t jc = fork();
+    if (jc == 0)
+        job_child();
+    st = -1;
+    CHECK_EQ(waitpid(jc, &st, 0), jc);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    CHECK_EQ(tcflush(master, TCIOFLUSH), 0);
+    printf("job control: a background reader is stopped by SIGTTIN (EIO when it ignores it); "
+           "a background writer goes on, or with TOSTOP is stopped by SIGTTOU\n");
 
     t_section("hangup");
     CHECK_EQ(tcflush(slave, TCIOFLUSH), 0);

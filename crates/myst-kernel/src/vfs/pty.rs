@@ -38,6 +38,7 @@ const ECHOE: u32 = 0o20;
 const ECHOK: u32 = 0o40;
 const ECHONL: u32 = 0o100;
 const NOFLSH: u32 = 0o200;
+const TOSTOP: u32 = 0o400;
 const ECHOCTL: u32 = 0o1000;
 const ECHOKE: u32 = 0o4000;
 const IEXTEN: u32 = 0o100000;
@@ -454,7 +455,51 @@ fn signal_group(pgrp: u32, sig: u32) {
 }
 
 impl PtyEnd {
+    /// Job control on the slave: a process of the terminal's session that is not in the
+    /// foreground group and reads (`SIGTTIN`) or, under TOSTOP, writes (`SIGTTOU`) stops its
+    /// group with that signal and the call restarts once it continues. Reading with SIGTTIN
+    /// ignored or blocked, or from an orphaned group, fails with EIO; writing then goes on.
+    fn job_control(&self, sig: u32) -> KResult<()> {
+        use core::sync::atomic::Ordering::Relaxed;
+        if self.master {
+            return Ok(());
+        }
+        let (session, fg, tostop) = {
+            let s = self.pty.st.lock();
+            (s.session, s.fg_pgrp, s.termios.lflag & TOSTOP != 0)
+        };
+        if sig == SIGTTOU && !tostop {
+            return Ok(());
+        }
+        let Some(t) = crate::current_thread() else { return Ok(()) };
+        let p = &t.process;
+        let (sid, pgid) = (p.sid.load(Relaxed), p.pgid.load(Relaxed));
+        if session == 0 || session != sid || fg == 0 || pgid == fg {
+            return Ok(());
+        }
+        let ignored = p.sigactions.lock()[sig as usize].handler == SIG_IGN || *t.sigmask.lock() & crate::signal::bit(sig) != 0;
+        let k = crate::kernel();
+        // Orphaned: no member has a parent in another group of the same session.
+        let orphaned = {
+            let procs = k.procs.lock();
+            !procs
+                .values()
+                .filter(|q| q.pgid.load(Relaxed) == pgid && q.zombie.lock().is_none())
+                .any(|q| procs.get(&q.ppid()).is_some_and(|par| par.pgid.load(Relaxed) != pgid && par.sid.load(Relaxed) == sid))
+        };
+        if ignored || orphaned {
+            return if sig == SIGTTIN {
+                Err(crate::Error::with_msg(myst_abi::Errno::EIO, "background read from the terminal"))
+            } else {
+                Ok(())
+            };
+        }
+        signal_group(pgid, sig);
+        kerr!(ERESTARTSYS)
+    }
+
     fn io_read(&self, buf: &mut [u8], nonblock: bool) -> KResult<usize> {
+        self.job_control(SIGTTIN)?;
         // Raw slave reads follow VMIN/VTIME: VMIN 0 returns at once (VTIME 0) or after
         // VTIME tenths of a second with nothing; otherwise a read waits for a first byte.
         let deadline = {
@@ -509,6 +554,7 @@ impl PtyEnd {
     }
 
     fn io_write(&self, data: &[u8], nonblock: bool) -> KResult<usize> {
+        self.job_control(SIGTTOU)?;
         let mut sigs: Vec<(u32, u32)> = Vec::new();
         let n = self.pty.wq.wait_until(None, || {
             let mut s = self.pty.st.lock();
