@@ -168,6 +168,33 @@ static void test_sched(void)
     CHECK_EQ(sched_getaffinity(getpid(), sizeof set, &set), 0);
 }
 
+/* /proc/<pid>/task/<tid> holds the thread's entries but no "task" of its own (a walk of
+ * /proc ends). */
+static void test_proc_task(void)
+{
+    t_section("/proc/self/task");
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", (int)syscall(SYS_gettid));
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    int has_task = 0, has_status = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, "task") == 0)
+            has_task = 1;
+        if (strcmp(e->d_name, "status") == 0)
+            has_status = 1;
+    }
+    if (d)
+        closedir(d);
+    CHECK_EQ(has_task, 0);
+    CHECK_EQ(has_status, 1);
+    strcat(path, "/task");
+    struct stat st;
+    CHECK_ERR(stat(path, &st), ENOENT);
+    printf("/proc/self/task/<tid>: status, no task\n");
+}
+
 int main(void)
 {
     test_ids();
@@ -176,5 +203,6 @@ int main(void)
     test_rlimits();
     test_usage();
     test_sched();
+    test_proc_task();
     return t_finish("procinfo");
 }

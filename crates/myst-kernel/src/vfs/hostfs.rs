@@ -27,6 +27,8 @@ pub struct HostNode {
     handle: Mutex<Option<(u32, bool)>>,
     /// The host process that opened `handle` (a handle number means nothing elsewhere).
     opener: core::sync::atomic::AtomicI32,
+    /// The file type the lookup saw (`S_IFMT` bits; 0 = not looked up).
+    kind: core::sync::atomic::AtomicU32,
 }
 
 /// The host process the caller runs in (0 outside application threads).
@@ -39,7 +41,13 @@ impl HostFs {
     pub fn mount(path: &str) -> KResult<InodeRef> {
         let root = crate::tcall().host_mount(path)?;
         let fs = Arc::new(HostFs { root, dev: super::DEV_IDS.next() });
-        Ok(Arc::new(HostNode { fs, rel: b".".to_vec(), handle: Mutex::new(None), opener: core::sync::atomic::AtomicI32::new(0) }))
+        Ok(Arc::new(HostNode {
+            fs,
+            rel: b".".to_vec(),
+            handle: Mutex::new(None),
+            opener: core::sync::atomic::AtomicI32::new(0),
+            kind: core::sync::atomic::AtomicU32::new(0),
+        }))
     }
 }
 
@@ -71,6 +79,7 @@ impl HostNode {
             rel: self.child_path(name)?,
             handle: Mutex::new(None),
             opener: core::sync::atomic::AtomicI32::new(0),
+            kind: core::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -134,7 +143,8 @@ impl Inode for HostNode {
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
         let c = self.child(name)?;
-        crate::tcall().host_lstat(self.fs.root, &c.rel)?;
+        let st = crate::tcall().host_lstat(self.fs.root, &c.rel)?;
+        c.kind.store(st.mode & S_IFMT, core::sync::atomic::Ordering::Relaxed);
         Ok(c)
     }
 
@@ -229,8 +239,15 @@ impl Inode for HostNode {
         if self.handle.lock().is_some() {
             return None;
         }
-        match crate::tcall().host_lstat(self.fs.root, &self.rel) {
-            Ok(st) if st.mode & S_IFMT == S_IFREG => self.fh(false).err().map(Err),
+        let kind = match self.kind.load(core::sync::atomic::Ordering::Relaxed) {
+            0 => crate::tcall().host_lstat(self.fs.root, &self.rel).map(|st| st.mode & S_IFMT),
+            k => Ok(k),
+        };
+        match kind {
+            // (a write-only file opens write-only)
+            Ok(S_IFREG) => {
+                self.fh(false).or_else(|e| if e.errno == myst_abi::Errno::EACCES { self.fh(true) } else { Err(e) }).err().map(Err)
+            }
             Ok(_) => None,
             Err(e) => Some(Err(e.into())),
         }

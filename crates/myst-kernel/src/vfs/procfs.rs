@@ -29,6 +29,8 @@ enum Node {
     FdLink(u32, i32),
     FdInfo(u32, i32),
     TaskDir(u32),
+    /// `/proc/<pid>/task/<tid>`: the process's entries, without `task`.
+    Tid(u32, u32),
 }
 
 /// A procfs inode.
@@ -293,6 +295,7 @@ impl ProcNode {
             Node::SysDir(d) => 0x20000 + (h(d) & 0xffff),
             Node::Pid(p) => (*p as u64) << 16,
             Node::TaskDir(p) => ((*p as u64) << 16) | 1,
+            Node::Tid(p, t) => ((*p as u64) << 16) | 0x4000 | (*t as u64 & 0x3fff),
             Node::FdDir(p, info) => ((*p as u64) << 16) | 2 | *info as u64,
             Node::PidFile(p, f) | Node::PidLink(p, f) => ((*p as u64) << 16) | 0x100 | (h(f) & 0xff),
             Node::FdLink(p, fd) | Node::FdInfo(p, fd) => ((*p as u64) << 16) | 0x8000 | (*fd as u64 & 0x7fff),
@@ -300,7 +303,7 @@ impl ProcNode {
     }
 
     fn is_dir(&self) -> bool {
-        matches!(self.node, Node::Root | Node::SysDir(_) | Node::Pid(_) | Node::FdDir(..) | Node::TaskDir(_))
+        matches!(self.node, Node::Root | Node::SysDir(_) | Node::Pid(_) | Node::FdDir(..) | Node::TaskDir(_) | Node::Tid(..))
     }
 
     fn is_link(&self) -> bool {
@@ -322,7 +325,7 @@ impl Inode for ProcNode {
             (S_IFREG | 0o444, 1)
         };
         let (uid, gid) = match &self.node {
-            Node::Pid(p) | Node::PidFile(p, _) | Node::PidLink(p, _) | Node::FdDir(p, _) | Node::FdLink(p, _) => {
+            Node::Pid(p) | Node::Tid(p, _) | Node::PidFile(p, _) | Node::PidLink(p, _) | Node::FdDir(p, _) | Node::FdLink(p, _) => {
                 proc_of(*p).map(|x| (x.creds.uid, x.creds.gid)).unwrap_or((0, 0))
             }
             _ => (0, 0),
@@ -385,7 +388,7 @@ impl Inode for ProcNode {
                 }
                 kerr!(ENOENT)
             }
-            Node::Pid(p) => {
+            Node::Pid(p) | Node::Tid(p, _) => {
                 if let Some(f) = PID_FILES.iter().find(|f| **f == n) {
                     return Ok(self.child(Node::PidFile(*p, f)));
                 }
@@ -395,14 +398,14 @@ impl Inode for ProcNode {
                 match n {
                     "fd" => Ok(self.child(Node::FdDir(*p, false))),
                     "fdinfo" => Ok(self.child(Node::FdDir(*p, true))),
-                    "task" => Ok(self.child(Node::TaskDir(*p))),
+                    "task" if matches!(self.node, Node::Pid(_)) => Ok(self.child(Node::TaskDir(*p))),
                     _ => kerr!(ENOENT),
                 }
             }
             Node::TaskDir(p) => {
                 let tid: u32 = n.parse().map_err(|_| crate::Error::from(myst_abi::Errno::ENOENT))?;
                 if proc_of(*p)?.threads.lock().contains(&tid) {
-                    return Ok(self.child(Node::Pid(*p)));
+                    return Ok(self.child(Node::Tid(*p, tid)));
                 }
                 kerr!(ENOENT)
             }
@@ -452,7 +455,7 @@ impl Inode for ProcNode {
                     }
                 }
             }
-            Node::Pid(p) => {
+            Node::Pid(p) | Node::Tid(p, _) => {
                 for f in PID_FILES {
                     add((*f).into(), Node::PidFile(*p, f));
                 }
@@ -461,12 +464,14 @@ impl Inode for ProcNode {
                 }
                 add("fd".into(), Node::FdDir(*p, false));
                 add("fdinfo".into(), Node::FdDir(*p, true));
-                add("task".into(), Node::TaskDir(*p));
+                if matches!(self.node, Node::Pid(_)) {
+                    add("task".into(), Node::TaskDir(*p));
+                }
             }
             Node::TaskDir(p) => {
                 let ts = proc_of(*p)?.threads.lock().clone();
                 for t in ts {
-                    add(format!("{t}"), Node::Pid(*p));
+                    add(format!("{t}"), Node::Tid(*p, t));
                 }
             }
             Node::FdDir(p, info) => {
