@@ -622,17 +622,7 @@ neg() {
     grep -qE 'panicked|RUST_BACKTRACE|stack backtrace' "$o.err" && problems+=("panicked")
     [ "$lines" = 1 ] || problems+=("$lines lines on stderr, want 1")
     [ -s "$o.out" ] && problems+=("output on stdout")
-    local said
-    said=$(head -n 1 "$o.err")
-    if [ ${#problems[@]} -eq 0 ]; then
-        pass "$name" "(exit $rc: $said)"
-    else
-        local IFS=';'
-        fail "$name" "exit $rc: ${problems[*]}"
-        unset IFS
-        sed 's/^/    stderr: /' "$o.err" | head -n 10
-        sed 's/^/    stdout: /' "$o.out" | head -n 5
-    fi
+    verdict "$name" "(exit $rc: $(head -n 1 "$o.err"))" "exit $rc: " "$o.out" "$o.err"
 }
 
 echo "== C programs"
@@ -802,6 +792,21 @@ case_ shell/nested-sh -- "${SH[@]}" 'sh -c "sh -c \"exit 4\"; echo inner \$?"; e
 
 # confine NAME ARGS...: with the directory rootfs, a program must not reach
 # the file beside the rootfs directory, whatever path or symlink it uses.
+# verdict NAME NOTE PREFIX OUT ERR: passes NAME (with NOTE), or fails it with PREFIX and the
+# caller's problems[] followed by the first lines of the run's stdout and stderr.
+verdict() {
+    local name=$1 note=$2 prefix=$3 out=$4 err=$5
+    if [ ${#problems[@]} -eq 0 ]; then
+        pass "$name" "$note"
+    else
+        local IFS=';'
+        fail "$name" "$prefix${problems[*]}"
+        unset IFS
+        sed 's/^/    stdout: /' "$out" | head -n 10
+        sed 's/^/    stderr: /' "$err" | head -n 10
+    fi
+}
+
 confine() {
     local name=$1
     shift
@@ -823,15 +828,7 @@ confine() {
     grep -qE 'panicked|RUST_BACKTRACE|stack backtrace' "$o.err" && problems+=("panicked")
     # the program itself must have run and reported the missing file
     grep -q 'No such file or directory' "$o.err" || problems+=("no 'No such file or directory' from the program")
-    if [ ${#problems[@]} -eq 0 ]; then
-        pass "$name" "(exit $rc: $(grep -vE "$MYST_NOTICE_RE" "$o.err" | head -n 1))"
-    else
-        local IFS=';'
-        fail "$name" "${problems[*]}"
-        unset IFS
-        sed 's/^/    stdout: /' "$o.out" | head -n 5
-        sed 's/^/    stderr: /' "$o.err" | head -n 5
-    fi
+    verdict "$name" "(exit $rc: $(grep -vE "$MYST_NOTICE_RE" "$o.err" | head -n 1))" "" "$o.out" "$o.err"
 }
 
 echo "== hostfs confinement"
@@ -875,15 +872,7 @@ host_files() {
     grep -qx hosts "$o.out" || problems+=("ls /etc does not list hosts")
     grep -qx proc "$o.out" || problems+=("ls / does not list proc")
     [ -e "$ROOTFS/etc/resolv.conf" ] && problems+=("the host directory was modified")
-    if [ ${#problems[@]} -eq 0 ]; then
-        pass "$name"
-    else
-        local IFS=';'
-        fail "$name" "${problems[*]}"
-        unset IFS
-        sed 's/^/    stdout: /' "$o.out" | head -n 10
-        sed 's/^/    stderr: /' "$o.err" | head -n 5
-    fi
+    verdict "$name" "" "" "$o.out" "$o.err"
 }
 
 echo "== files from the host"

@@ -29,25 +29,6 @@ static void *mt_last_thread(void *arg);
 
 static const char *self; /* argv[0]: an absolute path natively and under myst */
 
-/* fork() after flushing stdout, so that buffered output is not duplicated. */
-static int child_base; /* t_failures when this child was forked */
-
-static pid_t t_fork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0)
-        child_base = t_failures;
-    return pid;
-}
-
-/* End a child: its failures become exit status 1 (FAIL lines flushed). */
-static void child_exit(int code)
-{
-    fflush(stdout);
-    _exit(t_failures > child_base ? 1 : code);
-}
 
 /* waitpid that retries on EINTR; returns the status, or -1. */
 static int wait_status(pid_t pid)
@@ -220,7 +201,7 @@ static void test_cow(void)
         memset(global_buf, 'c', sizeof global_buf);
         memset(anon, 0x33, 65536);
         CHECK_EQ(write(c2p[1], "c", 1), 1);
-        child_exit(0);
+        t_child_exit(0);
     }
     close(p2c[0]);
     close(c2p[1]);
@@ -255,7 +236,7 @@ static void test_cow(void)
         CHECK_EQ(getppid(), me);
         CHECK(getpid() != me);
         CHECK_EQ(syscall(SYS_gettid), getpid());
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK(pid > 0 && pid != me);
     CHECK_EXITED(wait_status(pid), 0);
@@ -273,7 +254,7 @@ static void test_inherit(void)
     if (pid == 0) {
         CHECK_EQ(lseek(fd, 0, SEEK_CUR), 3);
         CHECK_EQ(write(fd, "def", 3), 3);
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK_EXITED(wait_status(pid), 0);
     /* the offset is shared: the child's write moved it */
@@ -289,7 +270,7 @@ static void test_inherit(void)
     pid = t_fork();
     if (pid == 0) {
         CHECK_EQ(t_write_file(t_path("from-child"), "child data\n", 11), 0);
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK_EXITED(wait_status(pid), 0);
     struct stat st;
@@ -334,7 +315,7 @@ static void test_inherit(void)
         CHECK(sigismember(&cur, SIGINT) == 1);
         /* a relative path resolves against the inherited cwd */
         CHECK(access("shared", F_OK) == 0);
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK_EXITED(wait_status(pid), 0);
     printf("child inherits cwd, umask, rlimits, signal dispositions and mask\n");
@@ -345,7 +326,7 @@ static void test_inherit(void)
         char *args[] = {"renamed-argv0", "--check-sigs", "x y", NULL};
         execve(self, args, environ);
         printf("FAIL execve %s: %s\n", "self", t_errname(errno));
-        child_exit(1);
+        t_child_exit(1);
     }
     CHECK_EXITED(wait_status(pid), 41);
     printf("execve: SIG_IGN kept, handler reset to SIG_DFL, mask kept, argv[0] kept\n");
@@ -382,7 +363,7 @@ static void test_cloexec(void)
         char *args[] = {(char *)self, "--check-fds", NULL};
         execve(self, args, environ);
         printf("FAIL execve self: %s\n", t_errname(errno));
-        child_exit(1);
+        t_child_exit(1);
     }
     CHECK_EXITED(wait_status(pid), 40);
     printf("after execve: plain fd open, CLOEXEC fd closed, offset kept\n");
@@ -398,7 +379,7 @@ static void test_cloexec(void)
         close(p[0]);
         char *args[] = {"sh", "-c", "echo to50 >&50; if { echo to51 >&51; } 2>/dev/null; then echo bad51 >&50; fi; exit 0", NULL};
         execve("/bin/busybox", args, environ);
-        child_exit(127);
+        t_child_exit(127);
     }
     close(50);
     close(51);
@@ -583,7 +564,7 @@ static void test_pipes(void)
         }
         uint64_t ans[2] = {n, s};
         CHECK_EQ(write(up[1], ans, sizeof ans), sizeof ans);
-        child_exit(0);
+        t_child_exit(0);
     }
     close(down[0]);
     close(up[1]);
@@ -605,7 +586,7 @@ static void test_pipes(void)
     if (pid == 0) {
         close(p[0]);
         CHECK_EQ(write(p[1], "bye", 3), 3);
-        child_exit(0); /* closes the child's write end */
+        t_child_exit(0); /* closes the child's write end */
     }
     close(p[1]);
     char buf[16] = {0};
@@ -620,7 +601,7 @@ static void test_pipes(void)
     pid = t_fork();
     if (pid == 0) {
         close(p[1]);
-        child_exit(0);
+        t_child_exit(0);
     }
     close(p[0]);
     CHECK_EXITED(wait_status(pid), 0);
@@ -1026,7 +1007,7 @@ static void mt_child_body(int from_thread)
     pthread_mutex_t mm = PTHREAD_MUTEX_INITIALIZER;
     CHECK_EQ(pthread_mutex_lock(&mm), 0);
     CHECK_EQ(pthread_mutex_unlock(&mm), 0);
-    child_exit(from_thread ? 21 : 20);
+    t_child_exit(from_thread ? 21 : 20);
 }
 
 static void *mt_forker(void *arg)
@@ -1152,7 +1133,7 @@ static void test_pgroups(void)
     if (pid == 0) {
         CHECK_EQ(setsid(), getpid());
         pgroups_body();
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK_EXITED(wait_status(pid), 0);
 }
@@ -1265,7 +1246,7 @@ static void pgroups_body(void)
         CHECK_ERR(setsid(), EPERM);
         CHECK_EQ(setpgid(0, getpgid(getppid())), 0);
         CHECK_EQ(getpgrp(), getpgid(getppid()));
-        child_exit(0);
+        t_child_exit(0);
     }
     CHECK_EXITED(wait_status(pid), 0);
 }

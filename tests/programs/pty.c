@@ -101,24 +101,6 @@ static int quiet(int fd)
 static int master, slave;
 static char slave_path[64];
 
-/* fork() after flushing stdout, so that buffered output is not duplicated. */
-static int child_base;
-
-static pid_t t_fork(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0)
-        child_base = t_failures;
-    return pid;
-}
-
-static void child_exit(int code)
-{
-    fflush(stdout);
-    _exit(t_failures > child_base ? 1 : code);
-}
 
 static volatile sig_atomic_t got_sigint;
 static void on_sigint(int sig)
@@ -150,18 +132,18 @@ static void ctty_child(int ready_fd, int handler)
         sa.sa_flags = 0;
         CHECK_EQ(sigaction(SIGINT, &sa, NULL), 0);
     }
-    if (t_failures > child_base)
-        child_exit(1);
+    if (t_failures > t_child_base)
+        t_child_exit(1);
     CHECK_EQ(write(ready_fd, "r", 1), 1);
     char buf[100];
     errno = 0;
     ssize_t n = read(fd, buf, sizeof buf);
     int e = errno;
     if (handler && n == -1 && e == EINTR && got_sigint)
-        child_exit(7);
+        t_child_exit(7);
     printf("FAIL child read returned %ld (errno %s, handler ran %d)\n", (long)n,
            t_errname(e), (int)got_sigint);
-    child_exit(1);
+    t_child_exit(1);
 }
 
 /* Job control, in a session leader that has the slave as its controlling

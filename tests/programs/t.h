@@ -123,6 +123,27 @@ T_FN void t_section(const char *name)
 }
 
 /* Prints the verdict and returns the exit status for main. */
+/* Forking test programs: t_fork() flushes stdio first (buffered output is not duplicated)
+ * and remembers the failure count; a child ends with t_child_exit(code), which becomes 1
+ * if the child failed a check of its own (its FAIL lines are flushed first). */
+static int t_child_base;
+
+T_FN pid_t t_fork(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0)
+        t_child_base = t_failures;
+    return pid;
+}
+
+T_FN void t_child_exit(int code)
+{
+    fflush(stdout);
+    _exit(t_failures > t_child_base ? 1 : code);
+}
+
 T_FN int t_finish(const char *prog)
 {
     if (t_failures)
