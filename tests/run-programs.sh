@@ -900,15 +900,21 @@ fi
 neg neg/garbage-cpio "$BUILD/garbage.cpio" /bin/busybox true
 
 # Signals from outside (the user's kill, the terminal's Ctrl-C) reach the program under myst
-# as they reach it natively: a trap runs, an untrapped SIGINT kills with status 130.
-host_signal_case() { # name signal want-exit script
-    local name=host-signals/$1 sig=$2 want=$3 script=$4
+# as they reach it natively: a trap runs, an untrapped SIGINT kills with status 130. With
+# WHOM=child the signal goes instead to the shell's child (under myst: the host process that
+# runs it), as the OOM killer or a `kill -9` of its pid would: the shell's wait must see it.
+host_signal_case() { # name signal want-exit script [self|child]
+    local name=host-signals/$1 sig=$2 want=$3 script=$4 whom=${5:-self}
     selected "$name" || return 0
     [ "$NATIVE_ONLY" = 1 ] && return 0
+    if [ "$whom" = child ] && ! command -v pgrep >/dev/null; then
+        pass "$name" "(skipped: no pgrep)"
+        return 0
+    fi
     CASE_DIR=$OUT/${name//\//_}
     rm -rf "$CASE_DIR"
     mkdir -p "$CASE_DIR"
-    local kind pid i res=()
+    local kind pid target i res=()
     for kind in native myst; do
         if [ $kind = native ]; then
             # (a background job starts with SIGINT ignored: the wrapper resets it)
@@ -920,7 +926,13 @@ host_signal_case() { # name signal want-exit script
         pid=$!
         i=0
         until grep -q ready "$CASE_DIR/$kind.out" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
-        kill -s "$sig" $pid
+        target=$pid
+        if [ "$whom" = child ]; then
+            target=""
+            i=0
+            until [ -n "$target" ] || [ $i -ge 100 ]; do target=$(pgrep -P $pid | head -n 1); sleep 0.05; i=$((i + 1)); done
+        fi
+        [ -n "$target" ] && kill -s "$sig" "$target"
         i=0
         while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
         kill -0 $pid 2>/dev/null && { kill -9 $pid; echo "(still running 10 s after SIG$sig)" >>"$CASE_DIR/$kind.out"; }
@@ -931,54 +943,14 @@ host_signal_case() { # name signal want-exit script
         pass "$name" "(${res[1]})"
     else
         fail "$name" "native: ${res[0]}; myst: ${res[1]}"
+        sed 's/^/    myst stderr: /' "$CASE_DIR/myst.err" | head -n 5
     fi
 }
 echo "== signals from the host"
 host_signal_case term-trapped TERM 3 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done'
 host_signal_case int-default INT 130 'echo ready; exec sleep 30'
 host_signal_case hup-trapped-wait HUP 4 'trap "echo got HUP; exit 4" HUP; sleep 30 & echo ready; wait'
-
-# A child process killed from outside (the OOM killer, `kill -9` of its pid; under myst its
-# host process): the parent's wait returns "killed by SIGKILL" natively and under myst.
-child_killed_case() {
-    local name=host-signals/child-killed-outside
-    selected "$name" || return 0
-    [ "$NATIVE_ONLY" = 1 ] && return 0
-    command -v pgrep >/dev/null || { pass "$name" "(skipped: no pgrep)"; return 0; }
-    CASE_DIR=$OUT/${name//\//_}
-    rm -rf "$CASE_DIR"
-    mkdir -p "$CASE_DIR"
-    local kind pid kid i res=()
-    local script='sleep 30 & echo ready; wait $!; echo "status $?"; cat /dev/null | true; echo done'
-    for kind in native myst; do
-        if [ $kind = native ]; then
-            perl -MPOSIX -e "$SIG_CLEAN" "$ROOTFS$BB" sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
-        else
-            # shellcheck disable=SC2086
-            perl -MPOSIX -e "$SIG_CLEAN" "$MYST" exec-linux $MYST_FLAGS "$ROOTFS" $BB sh -c "$script" >"$CASE_DIR/$kind.out" 2>"$CASE_DIR/$kind.err" </dev/null &
-        fi
-        pid=$!
-        i=0
-        until grep -q ready "$CASE_DIR/$kind.out" 2>/dev/null || [ $i -ge 200 ]; do sleep 0.05; i=$((i + 1)); done
-        # the shell's child (under myst: the host process that runs it)
-        kid=""
-        i=0
-        until [ -n "$kid" ] || [ $i -ge 100 ]; do kid=$(pgrep -P $pid | head -n 1); sleep 0.05; i=$((i + 1)); done
-        [ -n "$kid" ] && kill -9 "$kid"
-        i=0
-        while kill -0 $pid 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-        kill -0 $pid 2>/dev/null && { kill -9 $pid; echo "(still running 10 s after its child was killed)" >>"$CASE_DIR/$kind.out"; }
-        wait $pid
-        res+=("exit $? $(tr '\n' ' ' <"$CASE_DIR/$kind.out")")
-    done
-    if [ "${res[0]}" = "${res[1]}" ] && [[ ${res[0]} == "exit 0 ready status 137 done "* ]]; then
-        pass "$name" "(${res[1]})"
-    else
-        fail "$name" "native: ${res[0]}; myst: ${res[1]}"
-        sed 's/^/    myst stderr: /' "$CASE_DIR/myst.err" | head -n 5
-    fi
-}
-child_killed_case
+host_signal_case child-killed-outside KILL 0 'sleep 30 & echo ready; wait $!; echo "status $?"; echo done' child
 
 # --memory-size limits what a program commits (not the address space it reserves): a
 # program that keeps allocating gets a clean ENOMEM from malloc near the limit, natively it
