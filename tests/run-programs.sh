@@ -875,7 +875,29 @@ host_files() {
     verdict "$name" "" "" "$o.out" "$o.err"
 }
 
+# The console on a terminal (run under `script`, which gives it one): the program's terminal
+# settings reach the host terminal (stty -echo shows in stty -a), and ttyname() finds
+# /dev/console under myst where natively it finds the host's /dev/pts/N.
+console_case() {
+    local name=console/terminal
+    selected "$name" || return 0
+    [ "$NATIVE_ONLY" = 1 ] && return 0
+    command -v script >/dev/null || { pass "$name" "(skipped: no script(1))"; return 0; }
+    CASE_DIR=$OUT/${name//\//_}
+    rm -rf "$CASE_DIR"
+    mkdir -p "$CASE_DIR"
+    local cmd="tty; stty -echo; stty -a | tail -n 2; stty echo"
+    script -qec "$ROOTFS$BB sh -c '$cmd'" /dev/null </dev/null 2>&1 | tr -d '\r' >"$CASE_DIR/native.out"
+    script -qec "$MYST exec-linux $MYST_FLAGS $ROOTFS $BB sh -c '$cmd'" /dev/null </dev/null 2>&1 | tr -d '\r' >"$CASE_DIR/myst.out"
+    local problems=()
+    [ "$(head -n 1 "$CASE_DIR/myst.out")" = /dev/console ] || problems+=("ttyname is not /dev/console")
+    grep -q -- ' -echo ' "$CASE_DIR/myst.out" || problems+=("stty -echo did not reach the terminal")
+    tail -n +2 "$CASE_DIR/native.out" | cmp -s - <(tail -n +2 "$CASE_DIR/myst.out") || problems+=("stty output differs from native")
+    verdict "$name" "($(head -n 1 "$CASE_DIR/myst.out"); $(grep -o -- ' -echo ' "$CASE_DIR/myst.out" | head -n 1))" "" "$CASE_DIR/myst.out" "$CASE_DIR/native.out"
+}
+
 echo "== files from the host"
+console_case
 host_files host-files/dir "$ROOTFS"
 [ "$CPIO_OK" = 1 ] && host_files host-files/cpio "$CPIO"
 

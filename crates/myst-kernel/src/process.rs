@@ -197,7 +197,13 @@ impl Process {
         let mut fds = FdTable::new(1024);
         for fd in 0..3u32 {
             let flags = if fd == 0 { O_RDONLY } else { O_WRONLY };
-            let f = OpenFile::new(Arc::new(Console { fd }), alloc::format!("/dev/fd/{fd}"), flags);
+            // A terminal is /dev/console (what /proc/self/fd/N and ttyname() report).
+            let path = if crate::tcall().console_isatty(fd).is_some() {
+                alloc::string::String::from("/dev/console")
+            } else {
+                alloc::format!("/dev/fd/{fd}")
+            };
+            let f = OpenFile::new(Arc::new(Console { fd }), path, flags);
             fds.alloc(FdEntry { file: f, cloexec: false }, fd as usize).map_err(|_| BootError("fd table".into()))?;
         }
         let start = info.region_start;

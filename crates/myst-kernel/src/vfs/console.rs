@@ -17,13 +17,15 @@ impl Inode for Console {
         self
     }
     fn stat(&self) -> KResult<Stat> {
+        // On a terminal every standard stream is the one console device, /dev/console
+        // (so that ttyname() finds it); otherwise each is its own pipe-like stream.
         let tty = crate::tcall().console_isatty(self.fd).is_some();
         Ok(Stat {
             dev: 0x16,
-            ino: 3 + self.fd as u64,
+            ino: if tty { 3 } else { 4 + self.fd as u64 },
             nlink: 1,
             mode: if tty { S_IFCHR | 0o620 } else { S_IFIFO | 0o600 },
-            rdev: if tty { 0x8800 } else { 0 },
+            rdev: if tty { (5 << 8) | 1 } else { 0 },
             blksize: 4096,
             ..Default::default()
         })
