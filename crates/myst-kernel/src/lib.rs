@@ -265,7 +265,8 @@ impl Kernel {
             let code = if wstatus & 0x7f != 0 { 128 + (wstatus & 0x7f) } else { (wstatus >> 8) & 0xff };
             tcall().exit_process(code);
         }
-        p.exit_claimed.store(true, Ordering::SeqCst);
+        // (The host's CPU-time timers are deleted here, in their own host process.)
+        crate::timer::delete_posix_timers(p);
         self.finish_exit(p, wstatus);
         if p.vfork_hosted.load(Ordering::SeqCst) {
             // A vfork child that never exec'd is a thread of its parent's host process.
@@ -276,11 +277,11 @@ impl Kernel {
 
     /// A process whose host process ended without passing through the kernel (killed from
     /// outside myst: the OOM killer, a `kill -9` of its host pid). It becomes a zombie killed
-    /// by SIGKILL, its files close (host handles it held are left to the host, which closed
-    /// them with the process) and its parent is told, so no waiter or pipe reader hangs.
+    /// by SIGKILL, its files close (host handles and timers it held are left to the host,
+    /// which ended them with the process) and its parent is told, so no waiter or pipe reader
+    /// hangs. Called only by `reap_check`, from one service thread.
     pub fn reap_vanished(&self, p: &Arc<Process>) {
-        use core::sync::atomic::Ordering;
-        if p.zombie.lock().is_some() || p.exit_claimed.swap(true, Ordering::SeqCst) {
+        if p.zombie.lock().is_some() {
             return;
         }
         self.log(&alloc::format!("process {} ({}) ended outside myst's control (its host process was killed)", p.pid, p.exe()));
@@ -289,6 +290,7 @@ impl Kernel {
         for tid in p.threads.lock().drain(..) {
             self.threads.lock().remove(&tid);
         }
+        p.posix_timers.lock().clear();
         self.finish_exit(p, SIGKILL as i32);
     }
 
@@ -308,7 +310,6 @@ impl Kernel {
             i.children.lock().extend(kids);
         }
         self.timers.remove_process(p.pid, false);
-        crate::timer::delete_cpu_timers(p);
         if p.sid.load(Ordering::Relaxed) == p.pid {
             self.ptys.release_session(p.pid);
         }
@@ -342,6 +343,12 @@ impl Kernel {
         } else {
             self.procs.lock().remove(&p.pid);
         }
+    }
+
+    /// The live (not zombie) processes of process group `pgid`.
+    pub fn group_members(&self, pgid: u32) -> Vec<Arc<Process>> {
+        use core::sync::atomic::Ordering;
+        self.procs.lock().values().filter(|p| p.pgid.load(Ordering::Relaxed) == pgid && p.zombie.lock().is_none()).cloned().collect()
     }
 
     /// Ends the calling thread's process with exit code `code`.
@@ -384,7 +391,7 @@ impl Upcall for Kernel {
             .cloned()
             .collect();
         for p in candidates {
-            if p.zombie.lock().is_none() && !tcall().host_process_alive(p.host_pid.load(Ordering::Relaxed)) {
+            if !tcall().host_process_alive(p.host_pid.load(Ordering::Relaxed)) {
                 self.reap_vanished(&p);
             }
         }

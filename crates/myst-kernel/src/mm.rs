@@ -42,6 +42,15 @@ pub struct Vma {
     pub host_file: bool,
 }
 
+impl Vma {
+    /// Whether the mapping counts against the memory limit: accessible memory, except a
+    /// shared mapping of a host file (the host's page cache of the file, as Linux does not
+    /// count shared file mappings as committed memory).
+    pub fn charged(&self) -> bool {
+        self.prot != PROT_NONE && !self.host_file
+    }
+}
+
 /// A mapped file and the offset of a mapping's first byte in it.
 #[derive(Clone)]
 pub struct FileRef(pub crate::vfs::InodeRef, pub u64);
@@ -173,7 +182,7 @@ impl Mm {
         let mut out = alloc::vec::Vec::new();
         for k in keys {
             if let Some(v) = self.vmas.remove(&k) {
-                if v.prot != PROT_NONE && !v.host_file {
+                if v.charged() {
                     self.committed = self.committed.saturating_sub(v.end - k);
                 }
                 out.push((k, v.end));
@@ -184,10 +193,16 @@ impl Mm {
 
     /// Records a mapping (caller guarantees the range is free).
     pub fn insert(&mut self, a: u64, len: u64, prot: u32, flags: u32, name: String) {
-        if prot != PROT_NONE {
-            self.committed += len;
+        self.insert_vma(a, Vma { end: a + len, prot, flags, name, file: None, host_file: false });
+    }
+
+    /// Records mapping `v` at `a` (caller guarantees the range is free), charging what
+    /// [`Vma::charged`] says.
+    pub fn insert_vma(&mut self, a: u64, v: Vma) {
+        if v.charged() {
+            self.committed += v.end - a;
         }
-        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: None, host_file: false });
+        self.vmas.insert(a, v);
     }
 
     /// Whether every byte of `[a, a+len)` is mapped with at least `need` protection.
@@ -303,10 +318,8 @@ impl Mm {
         fh: u32,
         file: FileRef,
     ) -> KResult<()> {
-        // Not charged to --memory-size: the pages are the host's page cache of the file, as
-        // Linux does not count shared file mappings as committed memory.
         t.mem_map_host_file(a, len, prot, fh, file.1)?;
-        self.vmas.insert(a, Vma { end: a + len, prot, flags, name, file: Some(file), host_file: true });
+        self.insert_vma(a, Vma { end: a + len, prot, flags, name, file: Some(file), host_file: true });
         Ok(())
     }
 

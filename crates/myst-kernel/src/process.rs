@@ -67,9 +67,6 @@ pub struct Process {
     pub zombie: Mutex<Option<i32>>,
     /// Set when a vfork child execs or exits (the parent waits for it).
     pub vfork_done: AtomicU32,
-    /// Set once the process's exit has been accounted for (by itself, or by a waiter after
-    /// its host process vanished).
-    pub exit_claimed: core::sync::atomic::AtomicBool,
     /// A vfork child that runs as a thread of its parent's host process, in the parent's
     /// memory, until it execs (in a host process of its own) or exits.
     pub vfork_hosted: core::sync::atomic::AtomicBool,
@@ -217,7 +214,6 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
-            exit_claimed: core::sync::atomic::AtomicBool::new(false),
             vfork_hosted: core::sync::atomic::AtomicBool::new(false),
             stopped: AtomicU32::new(0),
             wait_event: Mutex::new(None),
@@ -292,7 +288,6 @@ impl Process {
             children: Mutex::new(Vec::new()),
             zombie: Mutex::new(None),
             vfork_done: AtomicU32::new(0),
-            exit_claimed: core::sync::atomic::AtomicBool::new(false),
             vfork_hosted: core::sync::atomic::AtomicBool::new(false),
             stopped: AtomicU32::new(0),
             wait_event: Mutex::new(None),

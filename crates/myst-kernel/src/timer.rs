@@ -274,8 +274,8 @@ impl Timers {
 }
 
 /// Deletes every POSIX timer of a process (exec, exit), the target's CPU-time timers
-/// included.
-pub fn delete_cpu_timers(p: &Process) {
+/// included (so it runs in the process's own host process).
+pub fn delete_posix_timers(p: &Process) {
     let timers = core::mem::take(&mut *p.posix_timers.lock());
     for t in timers {
         if let Some(h) = t.cpu {

@@ -523,7 +523,7 @@ impl Tcall for LinuxTarget {
     }
 
     fn sleep(&self, ns: u64) -> TResult<()> {
-        let req = libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
+        let req = ns_ts(ns);
         // SAFETY: valid timespec; an interrupt returns EINTR to the kernel.
         let r = unsafe { libc::nanosleep(&req, std::ptr::null_mut()) };
         if r != 0 {
@@ -600,7 +600,7 @@ impl Tcall for LinuxTarget {
     }
 
     fn futex_wait(&self, word: &AtomicU32, val: u32, timeout_ns: Option<u64>) -> TResult<()> {
-        let ts = timeout_ns.map(|ns| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 });
+        let ts = timeout_ns.map(ns_ts);
         let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: word is a live AtomicU32; FUTEX_WAIT (shared) only reads it.
         let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, val, tp) };
@@ -674,8 +674,7 @@ impl Tcall for LinuxTarget {
     }
 
     fn cpu_timer_set(&self, h: u64, value: u64, interval: u64, abs: bool) -> TResult<(u64, u64)> {
-        let ts = |ns: u64| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 };
-        let new = libc::itimerspec { it_interval: ts(interval), it_value: ts(value) };
+        let new = libc::itimerspec { it_interval: ns_ts(interval), it_value: ns_ts(value) };
         // SAFETY: plain-old-data, all-zero is valid.
         let mut old: libc::itimerspec = unsafe { std::mem::zeroed() };
         let flags = if abs { libc::TIMER_ABSTIME } else { 0 };
@@ -1171,7 +1170,7 @@ impl Tcall for LinuxTarget {
     fn host_poll(&self, fds: &mut [HostPollFd], timeout_ns: Option<u64>) -> TResult<usize> {
         let mut pfds: Vec<libc::pollfd> =
             fds.iter().map(|f| libc::pollfd { fd: f.handle as i32, events: f.events as i16, revents: 0 }).collect();
-        let ts = timeout_ns.map(|ns| libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 });
+        let ts = timeout_ns.map(ns_ts);
         let tp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // The kernel runs with the interrupt signal blocked; let it in only while waiting,
         // so an interrupt sent just before this call makes it return EINTR at once.
@@ -1187,6 +1186,10 @@ impl Tcall for LinuxTarget {
         }
         Ok(n)
     }
+}
+
+fn ns_ts(ns: u64) -> libc::timespec {
+    libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
 }
 
 fn ts_ns(t: &libc::timespec) -> u64 {

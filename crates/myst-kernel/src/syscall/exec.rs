@@ -98,7 +98,7 @@ fn commit(k: &'static Kernel, proc: &Arc<Process>, thread: &Arc<Thread>, prep: &
         }
     }
     k.timers.remove_process(proc.pid, true);
-    crate::timer::delete_cpu_timers(proc);
+    crate::timer::delete_posix_timers(proc);
     *thread.altstack.lock() = (0, 2, 0);
     *thread.saved_mask.lock() = None;
     *thread.robust_list.lock() = (0, 0);

@@ -433,10 +433,8 @@ fn pty_ioctl(c: &Ctx<'_>, f: &Arc<crate::vfs::OpenFile>, req: u32, arg: u64) -> 
         TIOCGPTPEER => {
             // A new descriptor for the slave, opened with the flags in `arg`.
             let flags = arg as u32;
-            let path = alloc::format!("/dev/pts/{}", p.index());
-            let (node, _) = c.k.vfs.walk(path.as_bytes(), true)?;
-            let Some(slave) = node.open_replace() else { kerr!(EIO) };
-            let file = crate::vfs::OpenFile::new(slave?, path, flags & (O_ACCMODE | O_NONBLOCK));
+            let slave = c.k.ptys.slave(p.index())?;
+            let file = crate::vfs::OpenFile::new(slave, alloc::format!("/dev/pts/{}", p.index()), flags & (O_ACCMODE | O_NONBLOCK));
             let fd = c.proc.fds.lock().alloc(FdEntry { file, cloexec: flags & O_CLOEXEC != 0 }, 0)?;
             return Ok(fd as u64);
         }
@@ -472,14 +470,11 @@ fn pty_ioctl(c: &Ctx<'_>, f: &Arc<crate::vfs::OpenFile>, req: u32, arg: u64) -> 
             if pgrp < 0 {
                 kerr!(EINVAL);
             }
-            let procs = c.k.procs.lock();
-            let mut members = procs.values().filter(|q| q.pgid.load(Relaxed) == pgrp as u32 && q.zombie.lock().is_none());
-            match members.next() {
+            match c.k.group_members(pgrp as u32).first() {
                 None => kerr!(ESRCH),
                 Some(q) if q.sid.load(Relaxed) != sid => kerr!(EPERM),
                 Some(_) => {}
             }
-            drop(procs);
             p.set_fg(pgrp as u32);
         }
         _ => kerr!(ENOTTY),

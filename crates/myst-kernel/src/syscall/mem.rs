@@ -24,8 +24,10 @@ pub fn mmap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let anon = flags & MAP_ANONYMOUS != 0;
     let file = if anon { None } else { Some(c.file(fd as u64)?) };
     let mut name = String::new();
+    let mut regular = false;
     if let Some(f) = &file {
         let st = f.inode.stat()?;
+        regular = st.mode & S_IFMT == S_IFREG;
         let acc = *f.flags.lock() & O_ACCMODE;
         if st.mode & S_IFMT == S_IFDIR {
             kerr!(ENODEV);
@@ -62,7 +64,7 @@ pub fn mmap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     };
     // A shared mapping of a host file is the host's own mapping of it.
     if let Some(f) = &file {
-        if ty != MAP_PRIVATE && f.inode.stat()?.mode & S_IFMT == S_IFREG {
+        if ty != MAP_PRIVATE && regular {
             if let Some(fh) = f.inode.host_handle(prot & PROT_WRITE != 0) {
                 let fh = fh?;
                 mm.map_host_file(t, at, len, prot, flags, name, fh, crate::mm::FileRef(f.inode.clone(), off))?;
@@ -203,15 +205,7 @@ pub fn mremap(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     if old_len > keep {
         t.mem_release(old + keep, old_len - keep)?;
     }
-    if host_file {
-        // (not charged: see Mm::map_host_file)
-        mm.vmas.insert(dest, crate::mm::Vma { end: dest + keep, prot, flags: vflags, name: name.clone(), file: vfile.clone(), host_file });
-    } else {
-        mm.insert(dest, keep, prot, vflags, name.clone());
-        if let Some(v) = mm.vmas.get_mut(&dest) {
-            v.file = vfile.clone();
-        }
-    }
+    mm.insert_vma(dest, crate::mm::Vma { end: dest + keep, prot, flags: vflags, name: name.clone(), file: vfile.clone(), host_file });
     if new_len > keep {
         grow(&mut mm, dest + keep, keep, new_len - keep)?;
     }

@@ -167,16 +167,19 @@ pub fn kill(c: &mut Ctx<'_>, a: [u64; 6]) -> KResult<u64> {
     let sig = check_sig(a[1])?;
     let me = c.proc.pid;
     let my_pgid = c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed);
-    let targets: alloc::vec::Vec<_> = {
-        let procs = c.k.procs.lock();
-        let live = procs.values().filter(|p| p.zombie.lock().is_none());
-        match pid {
-            // Every process but the caller and the first one (Linux spares itself and init).
-            -1 => live.filter(|p| p.pid != me && p.pid != crate::process::FIRST_PID).cloned().collect(),
-            0 => live.filter(|p| p.pgid.load(core::sync::atomic::Ordering::Relaxed) == my_pgid).cloned().collect(),
-            p if p > 0 => procs.get(&(p as u32)).cloned().into_iter().collect(),
-            p => live.filter(|q| q.pgid.load(core::sync::atomic::Ordering::Relaxed) == (-p) as u32).cloned().collect(),
+    let targets: alloc::vec::Vec<_> = match pid {
+        // Every process but the caller and the first one (Linux spares itself and init).
+        -1 => {
+            c.k.procs
+                .lock()
+                .values()
+                .filter(|p| p.zombie.lock().is_none() && p.pid != me && p.pid != crate::process::FIRST_PID)
+                .cloned()
+                .collect()
         }
+        0 => c.k.group_members(my_pgid),
+        p if p > 0 => c.k.procs.lock().get(&(p as u32)).cloned().into_iter().collect(),
+        p => c.k.group_members((-p) as u32),
     };
     if targets.is_empty() {
         if pid == -1 {

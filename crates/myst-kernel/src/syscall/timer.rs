@@ -392,14 +392,13 @@ fn prio_targets(c: &Ctx<'_>, which: u64, who: u64) -> KResult<alloc::vec::Vec<Ar
             }
         }
         PRIO_PGRP | PRIO_USER => {
-            let pgid = if who == 0 { c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed) } else { who };
-            let uid = if who == 0 { c.proc.creds.uid } else { who };
-            let procs: alloc::vec::Vec<_> = c.k.procs.lock().values().cloned().collect();
+            let procs = if which == PRIO_PGRP {
+                c.k.group_members(if who == 0 { c.proc.pgid.load(core::sync::atomic::Ordering::Relaxed) } else { who })
+            } else {
+                let uid = if who == 0 { c.proc.creds.uid } else { who };
+                c.k.procs.lock().values().filter(|p| p.creds.uid == uid && p.zombie.lock().is_none()).cloned().collect()
+            };
             for p in procs {
-                let hit = if which == PRIO_PGRP { p.pgid.load(core::sync::atomic::Ordering::Relaxed) == pgid } else { p.creds.uid == uid };
-                if !hit || p.zombie.lock().is_some() {
-                    continue;
-                }
                 let tids = p.threads.lock().clone();
                 out.extend(tids.into_iter().filter_map(|t| c.k.thread(t)));
             }

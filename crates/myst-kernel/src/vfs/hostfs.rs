@@ -23,10 +23,9 @@ pub struct HostFs {
 pub struct HostNode {
     fs: Arc<HostFs>,
     rel: Vec<u8>,
-    /// Lazily opened host handle and whether it is writable.
-    handle: Mutex<Option<(u32, bool)>>,
-    /// The host process that opened `handle` (a handle number means nothing elsewhere).
-    opener: core::sync::atomic::AtomicI32,
+    /// The host handle once opened: (handle, writable, the host process that opened it:
+    /// a handle number means nothing elsewhere).
+    handle: Mutex<Option<(u32, bool, i32)>>,
     /// The file type the lookup saw (`S_IFMT` bits; 0 = not looked up).
     kind: core::sync::atomic::AtomicU32,
 }
@@ -41,13 +40,7 @@ impl HostFs {
     pub fn mount(path: &str) -> KResult<InodeRef> {
         let root = crate::tcall().host_mount(path)?;
         let fs = Arc::new(HostFs { root, dev: super::DEV_IDS.next() });
-        Ok(Arc::new(HostNode {
-            fs,
-            rel: b".".to_vec(),
-            handle: Mutex::new(None),
-            opener: core::sync::atomic::AtomicI32::new(0),
-            kind: core::sync::atomic::AtomicU32::new(0),
-        }))
+        Ok(Arc::new(HostNode { fs, rel: b".".to_vec(), handle: Mutex::new(None), kind: core::sync::atomic::AtomicU32::new(0) }))
     }
 }
 
@@ -78,18 +71,19 @@ impl HostNode {
             fs: self.fs.clone(),
             rel: self.child_path(name)?,
             handle: Mutex::new(None),
-            opener: core::sync::atomic::AtomicI32::new(0),
             kind: core::sync::atomic::AtomicU32::new(0),
         }))
     }
 
     fn fh(&self, write: bool) -> KResult<u32> {
         let mut h = self.handle.lock();
-        if let Some((fh, w)) = *h {
+        if let Some((fh, w, opener)) = *h {
             if w || !write {
                 return Ok(fh);
             }
-            let _ = crate::tcall().host_close(fh);
+            if opener == here() {
+                let _ = crate::tcall().host_close(fh);
+            }
             *h = None;
         }
         let t = crate::tcall();
@@ -100,8 +94,7 @@ impl HostNode {
             Err(myst_abi::Errno::EACCES) => (t.host_open(self.fs.root, &self.rel, O_WRONLY, 0)?, true),
             Err(e) => return Err(e.into()),
         };
-        *h = Some((fh, w));
-        self.opener.store(here(), core::sync::atomic::Ordering::Relaxed);
+        *h = Some((fh, w, here()));
         Ok(fh)
     }
 
@@ -116,8 +109,8 @@ impl Drop for HostNode {
         // Only the opener closes: in another host process (a child that inherited it ends
         // with its process; a waiter reaping a vanished process never had it) the number
         // may name a different file.
-        if let Some((fh, _)) = *self.handle.lock() {
-            if self.opener.load(core::sync::atomic::Ordering::Relaxed) == here() {
+        if let Some((fh, _, opener)) = *self.handle.lock() {
+            if opener == here() {
                 let _ = crate::tcall().host_close(fh);
             }
         }
@@ -131,7 +124,7 @@ impl Inode for HostNode {
 
     fn stat(&self) -> KResult<Stat> {
         let t = crate::tcall();
-        if let Some((fh, _)) = *self.handle.lock() {
+        if let Some((fh, _, _)) = *self.handle.lock() {
             return Ok(self.fix(t.host_fstat(fh)?));
         }
         Ok(self.fix(t.host_lstat(self.fs.root, &self.rel)?))
@@ -161,8 +154,7 @@ impl Inode for HostNode {
             kerr!(EPERM, "hostfs only creates regular files, directories, symlinks and socket nodes");
         }
         let fh = t.host_open(self.fs.root, &c.rel, O_RDWR | O_CREAT | O_EXCL, mode & 0o7777)?;
-        *c.handle.lock() = Some((fh, true));
-        c.opener.store(here(), core::sync::atomic::Ordering::Relaxed);
+        *c.handle.lock() = Some((fh, true, here()));
         // The host applies its own umask; the application's (already applied) must win.
         // (Another process may already have unlinked the new name: the open file is ours.)
         match t.host_chmod(self.fs.root, &c.rel, mode & 0o7777) {
@@ -288,7 +280,7 @@ impl Inode for HostNode {
     }
 
     fn sync(&self) -> KResult<()> {
-        if let Some((fh, _)) = *self.handle.lock() {
+        if let Some((fh, _, _)) = *self.handle.lock() {
             crate::tcall().host_fsync(fh)?;
         }
         Ok(())

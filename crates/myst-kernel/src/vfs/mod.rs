@@ -333,7 +333,9 @@ impl Vfs {
         if depth >= 64 || self.extra_depths.load(core::sync::atomic::Ordering::Relaxed) & (1 << depth) == 0 {
             return None;
         }
-        self.extra.lock().get(&stack_path(stack)).and_then(|m| m.get(name)).map(|m| m.root.clone())
+        let extra = self.extra.lock();
+        let dir = if depth == 0 { extra.get(&b"/"[..]) } else { extra.get(stack_path(stack).as_slice()) };
+        dir.and_then(|m| m.get(name)).map(|m| m.root.clone())
     }
 
     /// Current mounts (attached directories included; attached files are not mounts).

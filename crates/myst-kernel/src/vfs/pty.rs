@@ -387,7 +387,8 @@ impl PtyTable {
         Arc::new(PtyEnd { pty, master: true })
     }
 
-    fn slave(&self, index: u32) -> KResult<InodeRef> {
+    /// Opens the slave of pty `index` (`/dev/pts/N`, TIOCGPTPEER, `/dev/tty`).
+    pub fn slave(&self, index: u32) -> KResult<InodeRef> {
         let p = self.all.lock().get(&index).and_then(|w| w.upgrade());
         let Some(pty) = p else { kerr!(ENOENT) };
         {
@@ -409,15 +410,13 @@ impl PtyTable {
 
     /// Whether session `sid` has a controlling terminal among the ptys.
     pub fn session_has_tty(&self, sid: u32) -> bool {
-        self.session_tty(sid).is_some()
+        self.session_pty(sid).is_some()
     }
 
     /// The controlling process (session leader) `sid` ended: its terminal is no longer a
     /// controlling terminal, and its foreground group gets SIGHUP and SIGCONT, as on Linux.
     pub fn release_session(&self, sid: u32) {
-        let Some(i) = self.session_tty(sid) else { return };
-        let pty = self.all.lock().get(&i).and_then(|w| w.upgrade());
-        let Some(pty) = pty else { return };
+        let Some(pty) = self.session_pty(sid) else { return };
         let fg = {
             let mut s = pty.st.lock();
             let fg = s.fg_pgrp;
@@ -430,9 +429,9 @@ impl PtyTable {
     }
 
     /// The pty that is session `sid`'s controlling terminal.
-    fn session_tty(&self, sid: u32) -> Option<u32> {
+    fn session_pty(&self, sid: u32) -> Option<Arc<Pty>> {
         let all: Vec<Arc<Pty>> = self.all.lock().values().filter_map(|w| w.upgrade()).collect();
-        all.iter().find(|p| p.st.lock().session == sid).map(|p| p.index)
+        all.into_iter().find(|p| p.st.lock().session == sid)
     }
 }
 
@@ -442,14 +441,7 @@ fn signal_group(pgrp: u32, sig: u32) {
         return;
     }
     let k = crate::kernel();
-    let targets: Vec<_> = k
-        .procs
-        .lock()
-        .values()
-        .filter(|p| p.pgid.load(core::sync::atomic::Ordering::Relaxed) == pgrp && p.zombie.lock().is_none())
-        .cloned()
-        .collect();
-    for p in targets {
+    for p in k.group_members(pgrp) {
         crate::signal::send_to_process(k, &p, crate::signal::SigInfo { signo: sig, code: crate::signal::SI_KERNEL, ..Default::default() });
     }
 }
@@ -843,8 +835,8 @@ impl Inode for DevTty {
         let Some(t) = crate::current_thread() else { return Some(Err(myst_abi::Errno::ENXIO.into())) };
         let sid = t.process.sid.load(core::sync::atomic::Ordering::Relaxed);
         let k = crate::kernel();
-        if let Some(i) = k.ptys.session_tty(sid) {
-            return Some(k.ptys.slave(i));
+        if let Some(p) = k.ptys.session_pty(sid) {
+            return Some(k.ptys.slave(p.index));
         }
         if sid == crate::process::FIRST_PID && crate::tcall().info().has_ctty {
             return Some(Ok(Arc::new(super::console::Console { fd: 2 })));
