@@ -41,6 +41,16 @@ static void info_handler(int sig, siginfo_t *si, void *ctx)
     got_tid = (pid_t)syscall(SYS_gettid);
 }
 
+/* info_handler for `sig`, with SA_SIGINFO. */
+static int set_info_handler(int sig)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = info_handler;
+    sa.sa_flags = SA_SIGINFO;
+    return sigaction(sig, &sa, NULL);
+}
+
 static long ms_since(const struct timespec *t0)
 {
     struct timespec t1;
@@ -142,11 +152,7 @@ static void test_itimer(void)
     int which[2] = {ITIMER_VIRTUAL, ITIMER_PROF};
     int sigs[2] = {SIGVTALRM, SIGPROF};
     for (int k = 0; k < 2; k++) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = info_handler;
-        sa.sa_flags = SA_SIGINFO;
-        CHECK_EQ(sigaction(sigs[k], &sa, NULL), 0);
+        CHECK_EQ(set_info_handler(sigs[k]), 0);
         got_usr = 0;
         struct itimerval cpu = {{0, 0}, {0, 30000}};
         CHECK_EQ(setitimer(which[k], &cpu, NULL), 0);
@@ -172,11 +178,7 @@ static void test_itimer(void)
 static void test_posix_timers(void)
 {
     t_section("timer_create");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = info_handler;
-    sa.sa_flags = SA_SIGINFO;
-    sigaction(SIGUSR1, &sa, NULL);
+    CHECK_EQ(set_info_handler(SIGUSR1), 0);
 
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
@@ -485,11 +487,7 @@ static void spin_for(volatile sig_atomic_t *v, int n)
 static void test_cpu_timers(void)
 {
     t_section("CPU-time POSIX timers");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = info_handler;
-    sa.sa_flags = SA_SIGINFO;
-    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    CHECK_EQ(set_info_handler(SIGUSR1), 0);
 
     /* the process clock: 40 ms of CPU */
     struct sigevent ev;
